@@ -1,0 +1,19 @@
+//! Native storage backends for Portcullis, used by the core's tests and by the `portcullis`
+//! host: SQLite for `sql`, and for `kv` an in-memory store and a persistent one on SQLite.
+
+mod memory_kv;
+mod sqlite;
+mod sqlite_kv;
+mod system;
+pub mod testing;
+
+pub use memory_kv::MemoryKv;
+pub use sqlite::SqliteSql;
+pub use sqlite_kv::SqliteKv;
+pub use system::{system_millis, OsRandom};
+
+/// The most keys one `list_keys` page holds, on every native backend.
+pub const PAGE_SIZE: usize = 1000;
+
+/// A clock function: milliseconds since the Unix epoch.
+pub type NowFn = std::sync::Arc<dyn Fn() -> i64 + Send + Sync>;

@@ -1,0 +1,30 @@
+//! Portcullis: a token and session authority that runs unchanged on every WebAssembly host.
+//!
+//! The core is pure logic. Storage comes in through the [`Kv`] and [`Sql`] traits (the Rust
+//! mirror of `wit/`), time and randomness through [`Clock`] and [`Random`]; each host adapts its
+//! platform to them and serves the same API.
+
+mod codec;
+mod config;
+mod crypto;
+mod env;
+mod error;
+mod lock;
+mod store;
+mod token;
+
+pub use config::{
+    TokenConfig, ADMIN_SCOPES, DEFAULT_SESSION_LIFETIME, MINIMUM_LIFETIME, SCOPE_ADMIN_SESSION, SCOPE_ADMIN_TOKEN,
+    SCOPE_ADMIN_USERINFO, SCOPE_USER_TOKEN,
+};
+pub use crypto::{hash_secret, EncryptionKey, KeyRing, SecretBytes, SecretHash};
+pub use env::{Clock, Env, LocalBoxFuture, Random, UnixTime};
+pub use error::{ConfigError, Error, LockError, RequestError, Result};
+pub use lock::{LockGuard, Mutex};
+pub use store::{migrate, Dialect, KeyPage, Kv, Migration, QueryResult, Row, Sql, Statement, StoreError, Value, MIGRATIONS};
+pub use token::{
+    is_admin, is_bot_username, valid_prefix, valid_scope, valid_username, AdminTokenRequest, AuditIssue, AuditKind,
+    AuditReport, Group, HistoryEntry, HistoryPage, HistoryQuery, Token, TokenChange, TokenChanges, TokenData, TokenInfo,
+    TokenKey, TokenParseError, TokenService, TokenType, UserInfo, BOOTSTRAP_USERNAME, DEFAULT_PREFIX, INTERNAL_ACTOR,
+    MAX_TOKEN_LEN,
+};
