@@ -1,0 +1,12 @@
+#!/usr/bin/env bash
+# Runs every test of the project (`npm test`). CI runs exactly this through .ci/run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== core and native backends: cargo test"
+cargo test --workspace --locked
+
+echo "== the core builds for every host"
+cargo build --locked -p portcullis --target wasm32-unknown-unknown
+cargo build --locked -p portcullis --target wasm32-wasip2
