@@ -20,6 +20,8 @@ pub enum Error {
     Config(#[from] ConfigError),
     #[error(transparent)]
     Lock(#[from] LockError),
+    #[error(transparent)]
+    Session(#[from] SessionError),
 }
 
 impl Error {
@@ -31,6 +33,7 @@ impl Error {
             Error::Store(_) => "storage_error",
             Error::Config(_) => "config_error",
             Error::Lock(e) => e.kind(),
+            Error::Session(e) => e.kind(),
         }
     }
 }
@@ -114,6 +117,75 @@ impl LockError {
             LockError::Timeout { .. } => "lock_timeout",
             LockError::NotHolder { .. } => "lock_not_held",
             LockError::Expired { .. } => "lock_expired",
+        }
+    }
+}
+
+/// Which session limit was reached.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LimitScope {
+    User,
+    Global,
+}
+
+impl std::fmt::Display for LimitScope {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            LimitScope::User => "this user",
+            LimitScope::Global => "the service",
+        })
+    }
+}
+
+/// Failures of the session managers (plantdb's SessionValidationError and its kinds).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum SessionError {
+    /// Too many active sessions and the policy is to refuse.
+    #[error("session limit of {limit} reached for {scope}")]
+    LimitReached { scope: LimitScope, limit: u32 },
+    /// The session id is unknown, revoked or malformed.
+    #[error("session not found")]
+    SessionNotFound,
+    /// The session existed but has expired (it is removed).
+    #[error("session expired at {expires} (now {now})")]
+    Expired { now: i64, expires: i64 },
+    /// A well-signed access token whose session is gone (revoked, evicted or expired).
+    #[error("access token is not an active session")]
+    AccessTokenNotFound,
+    /// A well-signed refresh token that is not active (revoked, expired or never issued here).
+    #[error("refresh token is not active")]
+    RefreshTokenNotFound,
+    /// A refresh token presented again after its grace window: its whole family is revoked.
+    #[error("refresh token was already used; every token of its family is revoked")]
+    RefreshTokenReused,
+    /// A well-signed API token that was revoked or never recorded.
+    #[error("API token is not active")]
+    ApiTokenNotFound,
+    /// The token could not be decoded or verified.
+    #[error("token could not be processed: {0}")]
+    InvalidTokenProcessing(&'static str),
+    /// A token of another kind than the operation takes (an access token passed to refresh).
+    #[error("expected a {expected} token, got {found}")]
+    WrongTokenType { expected: &'static str, found: String },
+    /// The no-auth manager was asked for without being explicitly enabled.
+    #[error("the no-auth session manager is disabled; enable it explicitly for tests and demos")]
+    NoAuthDisabled,
+}
+
+impl SessionError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            SessionError::LimitReached { .. } => "session_limit_reached",
+            SessionError::SessionNotFound => "session_not_found",
+            SessionError::Expired { .. } => "session_expired",
+            SessionError::AccessTokenNotFound => "access_token_not_found",
+            SessionError::RefreshTokenNotFound => "refresh_token_not_found",
+            SessionError::RefreshTokenReused => "refresh_token_reused",
+            SessionError::ApiTokenNotFound => "api_token_not_found",
+            SessionError::InvalidTokenProcessing(_) => "invalid_token_processing",
+            SessionError::WrongTokenType { .. } => "wrong_token_type",
+            SessionError::NoAuthDisabled => "no_auth_disabled",
         }
     }
 }

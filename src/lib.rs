@@ -10,6 +10,7 @@ mod crypto;
 mod env;
 mod error;
 mod lock;
+mod session;
 mod store;
 mod token;
 
@@ -19,8 +20,12 @@ pub use config::{
 };
 pub use crypto::{hash_secret, EncryptionKey, KeyRing, SecretBytes, SecretHash};
 pub use env::{Clock, Env, LocalBoxFuture, Random, UnixTime};
-pub use error::{ConfigError, Error, LockError, RequestError, Result};
+pub use error::{ConfigError, Error, LimitScope, LockError, RequestError, Result, SessionError};
 pub use lock::{LockGuard, Mutex};
+pub use session::{
+    ApicrudSessions, NoAuth, NoAuthSessionManager, SessionInfo, SessionLimits, SessionManager, SingleSessionManager, WhenFull,
+    NO_AUTH_ADMIN,
+};
 pub use store::{migrate, Dialect, KeyPage, Kv, Migration, QueryResult, Row, Sql, Statement, StoreError, Value, MIGRATIONS};
 pub use token::{
     is_admin, is_bot_username, valid_prefix, valid_scope, valid_username, AdminTokenRequest, AuditIssue, AuditKind,

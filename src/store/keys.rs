@@ -17,3 +17,13 @@ pub(crate) fn token_key_of(kv_key: &str) -> Option<&str> {
 pub(crate) fn child_lock(username: &str) -> String {
     format!("child-token:{username}")
 }
+
+/// KV record of an apicrud-style session.
+pub(crate) fn apicrud_session(uid_hash: &str, id_prefix: &str) -> String {
+    format!("apicrud:{uid_hash}:{id_prefix}")
+}
+
+/// KV marker of a live JWT access session.
+pub(crate) fn jwt_session(jti: &str) -> String {
+    format!("jwt-session:{jti}")
+}

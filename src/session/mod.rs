@@ -1,0 +1,9 @@
+//! Sessions: plantdb's session managers (opaque ids and JWTs) and apicrud's encrypted sessions.
+
+mod apicrud;
+mod manager;
+mod store;
+
+pub use apicrud::ApicrudSessions;
+pub use manager::{NoAuth, NoAuthSessionManager, SessionInfo, SessionManager, SingleSessionManager, NO_AUTH_ADMIN};
+pub use store::{SessionLimits, WhenFull};
