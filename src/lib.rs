@@ -9,6 +9,7 @@ mod config;
 mod crypto;
 mod env;
 mod error;
+pub mod api;
 mod lock;
 mod session;
 mod store;

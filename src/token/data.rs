@@ -19,11 +19,25 @@ pub enum TokenType {
     Internal,
     /// A token of a `bot-*` user, made by an admin.
     Service,
+    /// A JWT access token of a session (never stored as an opaque token).
+    Access,
+    /// A JWT refresh token (never accepted as authentication).
+    Refresh,
+    /// A long-lived JWT API token with dataset permissions.
+    Api,
 }
 
 impl TokenType {
-    pub const ALL: [TokenType; 5] =
-        [TokenType::Session, TokenType::User, TokenType::Notebook, TokenType::Internal, TokenType::Service];
+    pub const ALL: [TokenType; 8] = [
+        TokenType::Session,
+        TokenType::User,
+        TokenType::Notebook,
+        TokenType::Internal,
+        TokenType::Service,
+        TokenType::Access,
+        TokenType::Refresh,
+        TokenType::Api,
+    ];
 
     pub fn as_str(self) -> &'static str {
         match self {
@@ -32,6 +46,9 @@ impl TokenType {
             TokenType::Notebook => "notebook",
             TokenType::Internal => "internal",
             TokenType::Service => "service",
+            TokenType::Access => "access",
+            TokenType::Refresh => "refresh",
+            TokenType::Api => "api",
         }
     }
 
@@ -42,6 +59,11 @@ impl TokenType {
     /// Whether tokens of this type are minted as children of another token.
     pub fn is_child(self) -> bool {
         matches!(self, TokenType::Notebook | TokenType::Internal)
+    }
+
+    /// Whether this is one of the JWT kinds.
+    pub fn is_jwt(self) -> bool {
+        matches!(self, TokenType::Access | TokenType::Refresh | TokenType::Api)
     }
 }
 

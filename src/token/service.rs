@@ -299,6 +299,11 @@ impl TokenService {
         }
     }
 
+    /// The SQL row of a token, if it has one (no permission check: internal use).
+    pub(crate) async fn row(&self, key: &TokenKey) -> Result<Option<TokenInfo>> {
+        Ok(self.db().get_info(key).await?)
+    }
+
     /// Every token of `username`, newest first.
     pub async fn list_tokens(&self, auth: &TokenData, username: &str) -> Result<Vec<TokenInfo>> {
         self.authorize_read(auth, username)?;

@@ -1,0 +1,194 @@
+//! The HTTP API in process: routes, shapes, statuses and challenges.
+
+mod common;
+
+use common::*;
+use http::{Method, Request, Response, StatusCode};
+use portcullis::api::{Api, ApiOptions, ErrorLog};
+use portcullis::{TokenConfig, TokenService};
+use serde_json::{json, Value};
+
+const BOOTSTRAP: &str = "pc-AAAAAAAAAAAAAAAAAAAAAA.c2VjcmV0LXNlY3JldC1zZQ";
+
+async fn api() -> (Api, Harness) {
+    let h = Harness::new().await;
+    let config = TokenConfig { ..config() }.with_bootstrap_token(BOOTSTRAP).unwrap();
+    let service = TokenService::new(h.env.clone(), key_ring(), config).unwrap();
+    (Api::new(service, ApiOptions::default()), h)
+}
+
+async fn call(api: &Api, method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> Response<Vec<u8>> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    if let Some(token) = token {
+        builder = builder.header("authorization", format!("Bearer {token}"));
+    }
+    let body = body.map(|b| serde_json::to_vec(&b).unwrap()).unwrap_or_default();
+    api.handle(builder.body(body).unwrap(), Some("198.51.100.7")).await
+}
+
+fn body(response: &Response<Vec<u8>>) -> Value {
+    serde_json::from_slice(response.body()).unwrap_or(Value::Null)
+}
+
+fn header<'a>(response: &'a Response<Vec<u8>>, name: &str) -> &'a str {
+    response.headers().get(name).map(|v| v.to_str().unwrap()).unwrap_or("")
+}
+
+fn error_type(response: &Response<Vec<u8>>) -> String {
+    body(response)["detail"][0]["type"].as_str().unwrap_or("").to_owned()
+}
+
+#[test]
+fn curl_session_flow() {
+    run(async {
+        let (api, _h) = api().await;
+        // The bootstrap token makes a user token for alice.
+        let created = call(&api, Method::POST, "/auth/api/v1/tokens", Some(BOOTSTRAP), Some(json!({
+            "username": "alice", "token_type": "user", "token_name": "laptop", "scopes": ["read:all"], "email": "alice@example.com"
+        }))).await;
+        assert_eq!(created.status(), StatusCode::CREATED, "{:?}", body(&created));
+        let token = body(&created)["token"].as_str().unwrap().to_owned();
+        let key = &token[3..25];
+        assert_eq!(header(&created, "location"), format!("/auth/api/v1/users/alice/tokens/{key}"));
+
+        let ok = call(&api, Method::GET, "/auth?scope=read:all", Some(&token), None).await;
+        assert_eq!(ok.status(), StatusCode::OK);
+        assert_eq!(header(&ok, "x-auth-request-user"), "alice");
+        assert_eq!(header(&ok, "x-auth-request-email"), "alice@example.com");
+
+        let forbidden = call(&api, Method::GET, "/auth?scope=write:files", Some(&token), None).await;
+        assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
+        assert_eq!(header(&forbidden, "www-authenticate"), "Bearer realm=\"portcullis\", error=\"insufficient_scope\", scope=\"write:files\"");
+
+        let list = call(&api, Method::GET, "/auth/api/v1/users/alice/tokens", Some(&token), None).await;
+        assert_eq!(list.status(), StatusCode::OK);
+        assert_eq!(body(&list)[0]["token_name"], json!("laptop"));
+
+        let info = call(&api, Method::GET, "/auth/api/v1/token-info", Some(&token), None).await;
+        assert_eq!(body(&info)["token"], json!(key));
+        assert_eq!(body(&info)["token_type"], json!("user"));
+
+        let deleted = call(&api, Method::DELETE, &format!("/auth/api/v1/users/alice/tokens/{key}"), Some(BOOTSTRAP), None).await;
+        assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
+        let gone = call(&api, Method::GET, "/auth?scope=read:all", Some(&token), None).await;
+        assert_eq!(gone.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(header(&gone, "www-authenticate"), "Bearer realm=\"portcullis\", error=\"invalid_token\"");
+        assert_eq!(error_type(&gone), "invalid_token");
+    })
+}
+
+#[test]
+fn delegation_through_auth() {
+    run(async {
+        let (api, h) = api().await;
+        let (session, _) = h.login("alice", &["read:all", "exec:notebook"]).await;
+        let r = call(&api, Method::GET, "/auth?scope=exec:notebook&notebook=true", Some(&session), None).await;
+        let child = header(&r, "x-auth-request-token").to_owned();
+        assert!(child.starts_with("pc-"), "{r:?}");
+        let again = call(&api, Method::GET, "/auth?scope=exec:notebook&notebook=true", Some(&session), None).await;
+        assert_eq!(header(&again, "x-auth-request-token"), child);
+        let internal = call(&api, Method::GET, "/auth?scope=read:all&delegate_to=tap&delegate_scope=read:all", Some(&session), None).await;
+        assert_ne!(header(&internal, "x-auth-request-token"), child);
+        let too_broad = call(&api, Method::GET, "/auth?scope=read:all&delegate_to=tap&delegate_scope=write:files", Some(&session), None).await;
+        assert_eq!(too_broad.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(error_type(&too_broad), "invalid_scopes");
+        let bad_min = call(&api, Method::GET, "/auth?scope=read:all&notebook=true&minimum_lifetime=99999999", Some(&session), None).await;
+        assert_eq!(error_type(&bad_min), "invalid_minimum_lifetime");
+        let any = call(&api, Method::GET, "/auth?scope=write:files&scope=read:all&satisfy=any", Some(&session), None).await;
+        assert_eq!(any.status(), StatusCode::OK);
+    })
+}
+
+#[test]
+fn user_token_endpoints_and_errors() {
+    run(async {
+        let (api, h) = api().await;
+        let (session, _) = h.login("alice", &["read:all", "user:token"]).await;
+        let uri = "/auth/api/v1/users/alice/tokens";
+        let made = call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": "ci", "scopes": ["read:all"], "expires": NOW + DAY}))).await;
+        assert_eq!(made.status(), StatusCode::CREATED);
+        let dup = call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": "ci"}))).await;
+        assert_eq!((dup.status(), error_type(&dup)), (StatusCode::UNPROCESSABLE_ENTITY, "duplicate_token_name".into()));
+        let soon = call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": "x", "expires": NOW + 10}))).await;
+        assert_eq!(error_type(&soon), "invalid_expires");
+        let broad = call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": "y", "scopes": ["write:files"]}))).await;
+        assert_eq!(error_type(&broad), "invalid_scopes");
+        let other = call(&api, Method::GET, "/auth/api/v1/users/bob/tokens", Some(&session), None).await;
+        assert_eq!(other.status(), StatusCode::FORBIDDEN);
+        let missing = call(&api, Method::GET, "/auth/api/v1/users/alice/tokens/AAAAAAAAAAAAAAAAAAAAAA", Some(&session), None).await;
+        assert_eq!(missing.status(), StatusCode::NOT_FOUND);
+        let garbage_key = call(&api, Method::GET, "/auth/api/v1/users/alice/tokens/..%2F..", Some(&session), None).await;
+        assert_eq!(garbage_key.status(), StatusCode::NOT_FOUND);
+        let not_admin = call(&api, Method::POST, "/auth/api/v1/tokens", Some(&session), Some(json!({"username": "bot-x", "token_type": "service"}))).await;
+        assert_eq!(not_admin.status(), StatusCode::FORBIDDEN);
+        // PATCH by an admin, with null expiry meaning "never".
+        let key = body(&made)["token"].as_str().unwrap()[3..25].to_owned();
+        let patched = call(&api, Method::PATCH, &format!("{uri}/{key}"), Some(BOOTSTRAP), Some(json!({"expires": null, "token_name": "ci2"}))).await;
+        assert_eq!(patched.status(), StatusCode::OK, "{:?}", body(&patched));
+        assert_eq!(body(&patched)["token_name"], json!("ci2"));
+        assert!(body(&patched).get("expires").is_none());
+        // History with paging headers.
+        let history = call(&api, Method::GET, "/auth/api/v1/users/alice/token-change-history?limit=1", Some(&session), None).await;
+        assert_eq!(history.status(), StatusCode::OK);
+        assert_eq!(body(&history).as_array().unwrap().len(), 1);
+        assert_eq!(header(&history, "x-total-count"), "3");
+        assert!(header(&history, "link").contains("rel=\"next\""), "{:?}", history.headers());
+        let next = header(&history, "link").trim_start_matches('<').split('>').next().unwrap().to_owned();
+        let page2 = call(&api, Method::GET, &next, Some(&session), None).await;
+        assert_eq!(body(&page2).as_array().unwrap().len(), 1);
+        let all = call(&api, Method::GET, "/auth/api/v1/history/token-changes", Some(&session), None).await;
+        assert_eq!(all.status(), StatusCode::FORBIDDEN);
+        let all = call(&api, Method::GET, "/auth/api/v1/history/token-changes?username=alice", Some(BOOTSTRAP), None).await;
+        assert_eq!(body(&all).as_array().unwrap().len(), 3);
+    })
+}
+
+#[test]
+fn bad_requests_get_clear_4xx() {
+    run(async {
+        let (api, h) = api().await;
+        let (session, _) = h.login("alice", &["user:token"]).await;
+        let uri = "/auth/api/v1/users/alice/tokens";
+        let cases: Vec<(Response<Vec<u8>>, StatusCode)> = vec![
+            (call(&api, Method::GET, "/nope", None, None).await, StatusCode::NOT_FOUND),
+            (call(&api, Method::PUT, uri, Some(&session), None).await, StatusCode::METHOD_NOT_ALLOWED),
+            (call(&api, Method::GET, uri, None, None).await, StatusCode::UNAUTHORIZED),
+            (call(&api, Method::GET, uri, Some("garbage"), None).await, StatusCode::UNAUTHORIZED),
+            (call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": 5}))).await, StatusCode::UNPROCESSABLE_ENTITY),
+            (call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": "a", "extra": 1}))).await, StatusCode::UNPROCESSABLE_ENTITY),
+            (call(&api, Method::GET, "/auth", Some(&session), None).await, StatusCode::UNPROCESSABLE_ENTITY),
+        ];
+        for (i, (response, status)) in cases.iter().enumerate() {
+            assert_eq!(response.status(), *status, "case {i}: {:?}", body(response));
+            assert!(body(response)["detail"][0]["msg"].is_string(), "case {i}");
+            assert!(response.extensions().get::<ErrorLog>().is_some());
+        }
+        assert_eq!(header(&cases[1].0, "allow"), "GET, POST");
+        assert_eq!(header(&cases[2].0, "www-authenticate"), "Bearer realm=\"portcullis\"");
+        let raw = Request::builder().method(Method::POST).uri(uri).header("authorization", format!("Bearer {session}")).body(b"{not json".to_vec()).unwrap();
+        assert_eq!(api.handle(raw, None).await.status(), StatusCode::BAD_REQUEST);
+        let big = Request::builder().method(Method::POST).uri(uri).body(vec![b' '; 70_000]).unwrap();
+        assert_eq!(api.handle(big, None).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
+        // No error text carries the token.
+        for (response, _) in &cases {
+            assert!(!String::from_utf8_lossy(response.body()).contains(&session[3..]));
+        }
+    })
+}
+
+#[test]
+fn admin_endpoints() {
+    run(async {
+        let (api, h) = api().await;
+        let (session, _) = h.login("alice", &["user:token"]).await;
+        assert_eq!(call(&api, Method::POST, "/auth/api/v1/admin/expire", Some(&session), None).await.status(), StatusCode::FORBIDDEN);
+        let metrics = call(&api, Method::GET, "/auth/api/v1/admin/metrics", Some(BOOTSTRAP), None).await;
+        assert_eq!(body(&metrics), json!({"unique_sessions": 1, "user_tokens": 0}));
+        let audit = call(&api, Method::GET, "/auth/api/v1/admin/audit?fix=false", Some(BOOTSTRAP), None).await;
+        assert_eq!(body(&audit), json!({"issues": []}));
+        h.clock.advance(31 * DAY);
+        let expired = call(&api, Method::POST, "/auth/api/v1/admin/expire", Some(BOOTSTRAP), None).await;
+        assert_eq!(body(&expired)["deleted"].as_array().unwrap().len(), 1);
+        assert_eq!(body(&call(&api, Method::GET, "/health", None, None).await), json!({"status": "ok"}));
+    })
+}
