@@ -12,6 +12,7 @@ mod error;
 pub mod api;
 mod lock;
 mod session;
+mod settings;
 mod store;
 mod token;
 
@@ -27,6 +28,7 @@ pub use session::{
     ApicrudSessions, NoAuth, NoAuthSessionManager, SessionInfo, SessionLimits, SessionManager, SingleSessionManager, WhenFull,
     NO_AUTH_ADMIN,
 };
+pub use settings::Settings;
 pub use store::{migrate, Dialect, KeyPage, Kv, Migration, QueryResult, Row, Sql, Statement, StoreError, Value, MIGRATIONS};
 pub use token::{
     is_admin, is_bot_username, valid_prefix, valid_scope, valid_username, AdminTokenRequest, AuditIssue, AuditKind,
