@@ -22,6 +22,8 @@ pub enum Error {
     Lock(#[from] LockError),
     #[error(transparent)]
     Session(#[from] SessionError),
+    #[error(transparent)]
+    Jwt(#[from] crate::jwt::JwtError),
 }
 
 impl Error {
@@ -34,6 +36,7 @@ impl Error {
             Error::Config(_) => "config_error",
             Error::Lock(e) => e.kind(),
             Error::Session(e) => e.kind(),
+            Error::Jwt(e) => e.kind(),
         }
     }
 }

@@ -10,6 +10,7 @@ mod crypto;
 mod env;
 mod error;
 pub mod api;
+pub mod jwt;
 mod lock;
 mod session;
 mod settings;

@@ -74,6 +74,9 @@ impl ApiError {
             ApiError::NoRoute => (StatusCode::NOT_FOUND, "not_found"),
             ApiError::MethodNotAllowed(_) => (StatusCode::METHOD_NOT_ALLOWED, "invalid_request"),
             ApiError::TooLarge(_) => (StatusCode::PAYLOAD_TOO_LARGE, "invalid_request"),
+            // Which JWT rule failed is for the log; the client learns the token is not valid.
+            ApiError::Core(Error::Jwt(e)) if is_key_problem(e) => (StatusCode::INTERNAL_SERVER_ERROR, "config_error"),
+            ApiError::Core(Error::Jwt(_)) => (StatusCode::UNAUTHORIZED, "invalid_token"),
             ApiError::Core(e) => (core_status(e), e.kind()),
         }
     }
@@ -91,7 +94,7 @@ impl ApiError {
             ApiError::Core(Error::Store(_)) => "storage is unavailable, try again".into(),
             ApiError::Core(Error::Config(_)) => "the service is misconfigured".into(),
             ApiError::Core(Error::Lock(_)) => "the service is busy, try again".into(),
-            ApiError::Core(Error::Parse(_)) => "token is not valid".into(),
+            ApiError::Core(Error::Parse(_) | Error::Jwt(_)) => "token is not valid".into(),
             ApiError::Core(e) => e.to_string(),
         }
     }
@@ -153,5 +156,12 @@ fn core_status(e: &Error) -> StatusCode {
         },
         Error::Store(_) | Error::Lock(_) => StatusCode::SERVICE_UNAVAILABLE,
         Error::Config(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::Jwt(e) if is_key_problem(e) => StatusCode::INTERNAL_SERVER_ERROR,
+        Error::Jwt(_) => StatusCode::UNAUTHORIZED,
     }
+}
+
+/// JWT failures that are the service's keys or claims, not the caller's token.
+fn is_key_problem(e: &crate::jwt::JwtError) -> bool {
+    matches!(e.kind(), "invalid_key" | "invalid_claims" | "no_signing_key")
 }

@@ -1,0 +1,273 @@
+//! The compact serialization: size limits, the three parts, the header rules, and untrusted
+//! inspection.
+
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64::Engine;
+use jwt_compact::{Claims, ParseError, UntrustedToken};
+use serde::de::{Deserialize, Deserializer};
+use serde::Serialize;
+use serde_json::{Map, Value};
+
+use super::claims::{RawClaims, UniqueMembers};
+use super::error::excerpt;
+use crate::jwt::{Algorithm, JwtError};
+
+/// Longest `kid` accepted, in a token header or a JWK.
+pub const MAX_KID_LEN: usize = 128;
+
+/// Upper bounds on a token and its parts, in bytes of the encoded text. Checked before anything
+/// is decoded.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SizeLimits {
+    pub token: usize,
+    pub header: usize,
+    pub claims: usize,
+    /// 1,368 fits an 8192-bit RSA signature; EdDSA and ES256 need 86.
+    pub signature: usize,
+}
+
+impl Default for SizeLimits {
+    fn default() -> SizeLimits {
+        SizeLimits { token: 8 * 1024, header: 1024, claims: 6 * 1024, signature: 1368 }
+    }
+}
+
+/// A token header as sent, for display and diagnosis. Nothing in it is trusted: the verifier
+/// only looks up `kid` and compares `alg` with the key's algorithm.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct TokenHeader {
+    pub alg: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub kid: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub typ: Option<String>,
+    /// Every other member (`crit`, `jwk`, `x5c`...), none of which is ever used.
+    #[serde(flatten)]
+    pub other: Map<String, Value>,
+}
+
+/// A token parsed but not verified: what [`inspect`] returns. Use it to show a token, never to
+/// decide anything; a decision needs a [`Validator`](crate::jwt::Validator).
+#[derive(Debug, Clone, PartialEq)]
+pub struct UntrustedJwt {
+    header: TokenHeader,
+    claims: Map<String, Value>,
+}
+
+impl UntrustedJwt {
+    pub fn header(&self) -> &TokenHeader {
+        &self.header
+    }
+
+    /// The claims, unverified: the signature has not been checked.
+    pub fn unverified_claims(&self) -> &Map<String, Value> {
+        &self.claims
+    }
+}
+
+/// Parses a token without checking its signature or claims (size limits and structure only).
+pub fn inspect(token: &str, limits: &SizeLimits) -> Result<UntrustedJwt, JwtError> {
+    let parsed = ParsedToken::parse(token, limits)?;
+    let claims = parsed.claims()?;
+    Ok(UntrustedJwt { header: parsed.header, claims: flatten_claims(claims) })
+}
+
+/// Whether `kid` is 1-128 characters of `[A-Za-z0-9._-]`: enough for thumbprints, UUIDs and
+/// dates, and nothing that could mean a path, a query or markup wherever a kid ends up.
+pub(crate) fn valid_kid(kid: &str) -> bool {
+    !kid.is_empty()
+        && kid.len() <= MAX_KID_LEN
+        && kid.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-'))
+}
+
+/// A token split and decoded, header and claims still untrusted.
+pub(super) struct ParsedToken<'a> {
+    pub(super) header: TokenHeader,
+    untrusted: UntrustedToken<'a, HeaderMembers>,
+    signing_input: &'a str,
+    payload: &'a str,
+}
+
+impl<'a> ParsedToken<'a> {
+    /// Size limits, exactly three parts, base64url, JSON header with unique members.
+    pub(super) fn parse(token: &'a str, limits: &SizeLimits) -> Result<ParsedToken<'a>, JwtError> {
+        check_size("token", token.len(), limits.token)?;
+        let mut parts = token.split('.');
+        let (Some(header_part), Some(payload), Some(signature), None) =
+            (parts.next(), parts.next(), parts.next(), parts.next())
+        else {
+            return Err(JwtError::Malformed { part: "structure" });
+        };
+        check_size("header", header_part.len(), limits.header)?;
+        check_size("claims", payload.len(), limits.claims)?;
+        check_size("signature", signature.len(), limits.signature)?;
+        let untrusted = UntrustedToken::<HeaderMembers>::try_from(token).map_err(|err| match err {
+            ParseError::InvalidBase64Encoding => JwtError::Malformed { part: "base64url encoding" },
+            ParseError::UnsupportedContentType(_) => JwtError::Malformed { part: "content type" },
+            _ => JwtError::Malformed { part: "header" },
+        })?;
+        let fields = untrusted.header();
+        let header = TokenHeader {
+            alg: untrusted.algorithm().to_owned(),
+            kid: fields.key_id.clone(),
+            typ: fields.token_type.clone(),
+            other: fields.other_fields.0.clone(),
+        };
+        let signing_input = &token[..header_part.len() + 1 + payload.len()];
+        Ok(ParsedToken { header, untrusted, signing_input, payload })
+    }
+
+    /// The header rules: a supported `alg` (never `none`), no `crit` (this module implements no
+    /// extension), and a `kid`, if any, that is a plain identifier.
+    pub(super) fn check_header(&self) -> Result<Algorithm, JwtError> {
+        let alg = Algorithm::from_name(&self.header.alg)
+            .ok_or_else(|| JwtError::UnsupportedAlgorithm { alg: excerpt(&self.header.alg) })?;
+        match self.header.other.get("crit") {
+            None => {}
+            Some(Value::Array(names)) => match names.first() {
+                Some(Value::String(name)) => return Err(JwtError::UnknownCriticalHeader { name: excerpt(name) }),
+                _ => return Err(JwtError::Malformed { part: "crit" }),
+            },
+            Some(_) => return Err(JwtError::Malformed { part: "crit" }),
+        }
+        if self.header.kid.as_deref().is_some_and(|kid| !valid_kid(kid)) {
+            return Err(JwtError::Malformed { part: "kid" });
+        }
+        Ok(alg)
+    }
+
+    /// `header.payload`, the bytes the signature covers.
+    pub(super) fn signing_input(&self) -> &[u8] {
+        self.signing_input.as_bytes()
+    }
+
+    pub(super) fn signature(&self) -> &[u8] {
+        self.untrusted.signature_bytes()
+    }
+
+    /// The decoded payload, which need not be JSON (RFC 8037's example is plain text).
+    pub(super) fn payload(&self) -> Result<Vec<u8>, JwtError> {
+        URL_SAFE_NO_PAD.decode(self.payload).map_err(|_| JwtError::Malformed { part: "base64url encoding" })
+    }
+
+    /// The claim set: a JSON object with unique member names; `exp`/`nbf`/`iat` numeric.
+    pub(super) fn claims(&self) -> Result<Claims<RawClaims>, JwtError> {
+        self.untrusted.deserialize_claims_unchecked::<RawClaims>().map_err(|_| JwtError::Malformed { part: "claims" })
+    }
+}
+
+fn check_size(part: &'static str, len: usize, limit: usize) -> Result<(), JwtError> {
+    if len > limit {
+        return Err(JwtError::Oversize { part, len, limit });
+    }
+    Ok(())
+}
+
+/// jwt-compact's `Claims` with the time claims put back among the others, as integers.
+pub(super) fn flatten_claims(claims: Claims<RawClaims>) -> Map<String, Value> {
+    let mut members = claims.custom.0;
+    for (name, time) in [("exp", claims.expiration), ("nbf", claims.not_before), ("iat", claims.issued_at)] {
+        if let Some(time) = time {
+            members.insert(name.into(), time.timestamp().into());
+        }
+    }
+    members
+}
+
+/// The header members jwt-compact's `Header` does not take, with duplicates refused.
+#[derive(Debug, Clone, Default)]
+struct HeaderMembers(Map<String, Value>);
+
+impl<'de> Deserialize<'de> for HeaderMembers {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        const CONSUMED: &[&str] = &["alg", "cty", "jku", "kid", "x5u", "x5t", "x5t#S256", "typ"];
+        deserializer.deserialize_map(UniqueMembers { consumed: CONSUMED }).map(HeaderMembers)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn b64(text: &str) -> String {
+        URL_SAFE_NO_PAD.encode(text)
+    }
+
+    fn token(header: &str, claims: &str) -> String {
+        format!("{}.{}.{}", b64(header), b64(claims), b64("sig"))
+    }
+
+    fn parse_err(token: &str) -> JwtError {
+        match ParsedToken::parse(token, &SizeLimits::default()) {
+            Err(err) => err,
+            Ok(parsed) => parsed.check_header().unwrap_err(),
+        }
+    }
+
+    #[test]
+    fn splits_into_exactly_three_parts() {
+        let good = token(r#"{"alg":"HS256"}"#, r#"{"a":1}"#);
+        let parsed = ParsedToken::parse(&good, &SizeLimits::default()).unwrap();
+        assert_eq!(parsed.check_header().unwrap(), Algorithm::Hs256);
+        assert_eq!(parsed.signature(), b"sig");
+        assert_eq!(parsed.signing_input(), good.rsplit_once('.').unwrap().0.as_bytes());
+        for bad in
+            [good.replace('.', ""), format!("{good}."), good[..good.rfind('.').unwrap()].to_owned(), String::new()]
+        {
+            assert_eq!(parse_err(&bad).kind(), "malformed", "{bad}");
+        }
+    }
+
+    #[test]
+    fn refuses_oversize_parts_before_decoding() {
+        let limits = SizeLimits::default();
+        let huge = format!("{}.e30.", "A".repeat(limits.token));
+        assert!(matches!(parse_err(&huge), JwtError::Oversize { part: "token", .. }));
+        let header = token(&format!(r#"{{"alg":"HS256","x":"{}"}}"#, "a".repeat(900)), "{}");
+        assert!(matches!(parse_err(&header), JwtError::Oversize { part: "header", .. }));
+    }
+
+    #[test]
+    fn header_rules() {
+        let kind = |header: &str| parse_err(&token(header, "{}")).kind();
+        assert_eq!(kind(r#"{"alg":"none"}"#), "unsupported_algorithm");
+        assert_eq!(kind(r#"{"alg":"NONE"}"#), "unsupported_algorithm");
+        assert_eq!(kind(r#"{"alg":"PS256"}"#), "unsupported_algorithm");
+        assert_eq!(kind(r#"{"kid":"a"}"#), "malformed");
+        assert_eq!(kind(r#"{"alg":"HS256","crit":["exp"],"exp":1}"#), "unknown_critical_header");
+        assert_eq!(kind(r#"{"alg":"HS256","crit":[]}"#), "malformed");
+        assert_eq!(kind(r#"{"alg":"HS256","crit":"b64"}"#), "malformed");
+        assert_eq!(kind(r#"{"alg":"HS256","kid":"../../etc/passwd"}"#), "malformed");
+        assert_eq!(kind(r#"{"alg":"HS256","kid":""}"#), "malformed");
+        assert_eq!(kind(r#"{"alg":"HS256","kid":"cl\u00e9"}"#), "malformed");
+        assert_eq!(kind(r#"{"alg":"HS256","kid":7}"#), "malformed");
+        assert_eq!(kind(r#"{"alg":"HS256","cty":"JWT"}"#), "malformed");
+        assert_eq!(kind(r#"{"alg":"HS256","alg":"none"}"#), "malformed");
+        assert_eq!(kind(r#"{"alg":"HS256","kid":"a","kid":"b"}"#), "malformed");
+        assert_eq!(kind(r#"{"alg":"HS256","x":1,"x":2}"#), "malformed");
+        assert_eq!(kind(r#"["alg"]"#), "malformed");
+    }
+
+    #[test]
+    fn claims_must_be_an_object_with_unique_members() {
+        let claims = |json: &str| {
+            let token = token(r#"{"alg":"HS256"}"#, json);
+            ParsedToken::parse(&token, &SizeLimits::default()).unwrap().claims().map(flatten_claims)
+        };
+        assert_eq!(claims(r#"{"exp":5,"a":"b"}"#).unwrap()["exp"], 5);
+        assert_eq!(claims(r#"{"exp":5.7}"#).unwrap()["exp"], 5);
+        for bad in [r#"{"exp":1,"exp":2}"#, r#"{"sub":"a","sub":"b"}"#, r#"{"exp":"soon"}"#, "[]", "plain text"] {
+            assert!(claims(bad).is_err(), "{bad}");
+        }
+    }
+
+    #[test]
+    fn inspect_shows_header_and_claims() {
+        let token = token(r#"{"alg":"EdDSA","kid":"k1","typ":"JWT","x":true}"#, r#"{"sub":"alice","iat":7}"#);
+        let seen = inspect(&token, &SizeLimits::default()).unwrap();
+        assert_eq!(seen.header().alg, "EdDSA");
+        assert_eq!(seen.header().kid.as_deref(), Some("k1"));
+        assert_eq!(seen.header().other["x"], true);
+        assert_eq!(seen.unverified_claims()["iat"], 7);
+    }
+}
