@@ -26,7 +26,7 @@ pub use env::{Clock, Env, LocalBoxFuture, Random, UnixTime};
 pub use error::{ConfigError, Error, LimitScope, LockError, RequestError, Result, SessionError};
 pub use lock::{LockGuard, Mutex};
 pub use session::{
-    ApicrudSessions, NoAuth, NoAuthSessionManager, SessionInfo, SessionLimits, SessionManager, SingleSessionManager, WhenFull,
+    ApicrudSessions, Datasets, JwtSessionManager, JwtSettings, JwtUser, Permission, SessionRef, TokenPair, NoAuth, NoAuthSessionManager, SessionInfo, SessionLimits, SessionManager, SingleSessionManager, WhenFull,
     NO_AUTH_ADMIN,
 };
 pub use settings::Settings;

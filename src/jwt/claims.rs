@@ -10,7 +10,8 @@ use crate::jwt::JwtError;
 
 /// The kind of token, in the `type` claim. A token of one kind is never accepted as another:
 /// an access token cannot refresh a session, a refresh token cannot call the API.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TokenType {
     Access,
     Refresh,

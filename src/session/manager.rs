@@ -76,13 +76,12 @@ impl SessionManager {
         let row = SessionRow {
             id: hash_id(&id),
             username: username.to_owned(),
-            family: None,
             created: now,
             last_access: now,
             expires: now + self.session_timeout,
         };
         let sealed = self.keys.seal(row.id.as_bytes(), id.as_bytes(), &*self.env.rng);
-        self.table().insert_limited(&row, Some(sealed), vec![], &self.limits).await?;
+        self.table().insert_limited(&row, Some(sealed), vec![], &self.limits, &|_| vec![]).await?;
         Ok(id)
     }
 

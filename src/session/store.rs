@@ -33,7 +33,6 @@ pub(crate) struct SessionRow {
     /// The hashed session id, or the access token's `jti`.
     pub id: String,
     pub username: String,
-    pub family: Option<String>,
     pub created: UnixTime,
     pub last_access: UnixTime,
     pub expires: UnixTime,
@@ -45,17 +44,19 @@ pub(crate) struct SessionTable<'a> {
     pub manager: &'a str,
 }
 
-const COLUMNS: &str = "id, username, family, created, last_access, expires";
+const COLUMNS: &str = "id, username, created, last_access, expires";
 
 impl SessionTable<'_> {
     /// Inserts `row` (with `extra` statements in the same batch) within `limits`, evicting the
-    /// oldest sessions if the policy says so. Returns the ids evicted.
+    /// oldest sessions if the policy says so (with the statements `cascade` gives for them, in
+    /// the same batch). Returns the ids evicted.
     pub(crate) async fn insert_limited(
         &self,
         row: &SessionRow,
         sealed_id: Option<Vec<u8>>,
         extra: Vec<Statement>,
         limits: &SessionLimits,
+        cascade: &dyn Fn(&[String]) -> Vec<Statement>,
     ) -> Result<Vec<String>> {
         let lock_name = match limits.global {
             Some(_) => format!("session-limit:{}", self.manager),
@@ -70,7 +71,7 @@ impl SessionTable<'_> {
             ttl_ms: LOCK_TTL_MS,
         };
         let guard = mutex.acquire().await?;
-        let result = self.insert_locked(row, sealed_id, extra, limits).await;
+        let result = self.insert_locked(row, sealed_id, extra, limits, cascade).await;
         let released = mutex.release(guard).await;
         let evicted = result?;
         released?;
@@ -83,6 +84,7 @@ impl SessionTable<'_> {
         sealed_id: Option<Vec<u8>>,
         extra: Vec<Statement>,
         limits: &SessionLimits,
+        cascade: &dyn Fn(&[String]) -> Vec<Statement>,
     ) -> Result<Vec<String>> {
         let now = row.created;
         let mut evict: Vec<String> = Vec::new();
@@ -103,16 +105,16 @@ impl SessionTable<'_> {
         let mut batch = Vec::new();
         if !evict.is_empty() {
             batch.push(self.delete_statement(&evict));
+            batch.extend(cascade(&evict));
         }
         batch.push(Statement::new(
-            "INSERT INTO session (id, manager, username, sealed_id, family, created, last_access, expires) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO session (id, manager, username, sealed_id, created, last_access, expires) \
+             VALUES (?, ?, ?, ?, ?, ?, ?)",
             vec![
                 row.id.as_str().into(),
                 self.manager.into(),
                 row.username.as_str().into(),
                 sealed_id.map_or(Value::Null, Value::Blob),
-                row.family.clone().into(),
                 row.created.into(),
                 row.last_access.into(),
                 row.expires.into(),
@@ -228,9 +230,8 @@ fn row_of(row: &Row) -> Option<SessionRow> {
     Some(SessionRow {
         id: v.first()?.as_str()?.to_owned(),
         username: v.get(1)?.as_str()?.to_owned(),
-        family: v.get(2)?.as_str().map(str::to_owned),
-        created: v.get(3)?.as_i64()?,
-        last_access: v.get(4)?.as_i64()?,
-        expires: v.get(5)?.as_i64()?,
+        created: v.get(2)?.as_i64()?,
+        last_access: v.get(3)?.as_i64()?,
+        expires: v.get(4)?.as_i64()?,
     })
 }

@@ -65,34 +65,32 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
     name: "sessions",
     sqlite: &[
         "CREATE TABLE session (id TEXT PRIMARY KEY, manager TEXT NOT NULL, username TEXT NOT NULL, \
-         sealed_id BLOB, family TEXT, created INTEGER NOT NULL, last_access INTEGER NOT NULL, \
-         expires INTEGER NOT NULL)",
+         sealed_id BLOB, created INTEGER NOT NULL, last_access INTEGER NOT NULL, expires INTEGER NOT NULL)",
         "CREATE INDEX session_by_user ON session (manager, username, created)",
         "CREATE INDEX session_by_expiry ON session (manager, expires)",
-        "CREATE INDEX session_by_family ON session (family)",
-        "CREATE TABLE token_family (family TEXT PRIMARY KEY, username TEXT NOT NULL, created INTEGER NOT NULL, \
-         revoked INTEGER)",
-        "CREATE TABLE refresh_token (jti TEXT PRIMARY KEY, family TEXT NOT NULL REFERENCES token_family (family) \
-         ON DELETE CASCADE, username TEXT NOT NULL, issued INTEGER NOT NULL, expires INTEGER NOT NULL, \
-         used_at INTEGER, successor TEXT, successor_access TEXT)",
+        "CREATE TABLE refresh_token (jti TEXT PRIMARY KEY, family TEXT NOT NULL, username TEXT NOT NULL, \
+         scopes TEXT NOT NULL, issued INTEGER NOT NULL, expires INTEGER NOT NULL, used_at INTEGER, successor TEXT, \
+         successor_access TEXT)",
         "CREATE INDEX refresh_by_family ON refresh_token (family)",
+        "CREATE TABLE access_token (jti TEXT PRIMARY KEY, family TEXT NOT NULL, username TEXT NOT NULL, \
+         issued INTEGER NOT NULL, expires INTEGER NOT NULL)",
+        "CREATE INDEX access_by_family ON access_token (family)",
         "CREATE TABLE api_token (jti TEXT PRIMARY KEY, username TEXT NOT NULL, datasets TEXT NOT NULL, \
          created INTEGER NOT NULL, expires INTEGER NOT NULL)",
         "CREATE INDEX api_token_by_user ON api_token (username)",
     ],
     postgres: &[
         "CREATE TABLE session (id TEXT PRIMARY KEY, manager TEXT NOT NULL, username TEXT NOT NULL, \
-         sealed_id BYTEA, family TEXT, created BIGINT NOT NULL, last_access BIGINT NOT NULL, \
-         expires BIGINT NOT NULL)",
+         sealed_id BYTEA, created BIGINT NOT NULL, last_access BIGINT NOT NULL, expires BIGINT NOT NULL)",
         "CREATE INDEX session_by_user ON session (manager, username, created)",
         "CREATE INDEX session_by_expiry ON session (manager, expires)",
-        "CREATE INDEX session_by_family ON session (family)",
-        "CREATE TABLE token_family (family TEXT PRIMARY KEY, username TEXT NOT NULL, created BIGINT NOT NULL, \
-         revoked BIGINT)",
-        "CREATE TABLE refresh_token (jti TEXT PRIMARY KEY, family TEXT NOT NULL REFERENCES token_family (family) \
-         ON DELETE CASCADE, username TEXT NOT NULL, issued BIGINT NOT NULL, expires BIGINT NOT NULL, \
-         used_at BIGINT, successor TEXT, successor_access TEXT)",
+        "CREATE TABLE refresh_token (jti TEXT PRIMARY KEY, family TEXT NOT NULL, username TEXT NOT NULL, \
+         scopes TEXT NOT NULL, issued BIGINT NOT NULL, expires BIGINT NOT NULL, used_at BIGINT, successor TEXT, \
+         successor_access TEXT)",
         "CREATE INDEX refresh_by_family ON refresh_token (family)",
+        "CREATE TABLE access_token (jti TEXT PRIMARY KEY, family TEXT NOT NULL, username TEXT NOT NULL, \
+         issued BIGINT NOT NULL, expires BIGINT NOT NULL)",
+        "CREATE INDEX access_by_family ON access_token (family)",
         "CREATE TABLE api_token (jti TEXT PRIMARY KEY, username TEXT NOT NULL, datasets TEXT NOT NULL, \
          created BIGINT NOT NULL, expires BIGINT NOT NULL)",
         "CREATE INDEX api_token_by_user ON api_token (username)",

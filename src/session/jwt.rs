@@ -1,0 +1,495 @@
+//! plantdb's JWTSessionManager, fixed: access / refresh / API tokens whose every `jti` is
+//! tracked, refresh rotation as one atomic conditional SQL write with a retry-safe grace window
+//! and reuse detection that revokes the whole family (RFC 9700), and typed errors throughout.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::store::{SessionLimits, SessionRow, SessionTable, WhenFull};
+use crate::crypto::KeyRing;
+use crate::env::{Env, UnixTime};
+use crate::error::{Error, Result, SessionError};
+use crate::jwt::{new_jti, JwtClaims, JwtError, JwtKeys, TokenType, ValidationOptions, Validator};
+use crate::store::record::Records;
+use crate::store::{keys, Statement, Value};
+
+/// What an API token's `datasets` claim may grant on a dataset pattern.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Permission {
+    Read,
+    Write,
+    Create,
+    Delete,
+    ManageUsers,
+    ManageGroups,
+}
+
+/// Dataset pattern -> permissions.
+pub type Datasets = BTreeMap<String, Vec<Permission>>;
+
+const MANAGER: &str = "jwt";
+
+/// Settings of the JWT session manager; the defaults are plantdb's.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JwtSettings {
+    pub issuer: String,
+    pub audience: String,
+    /// Lifetime of access tokens (plantdb's `session_timeout`), seconds.
+    pub session_timeout: u32,
+    /// Lifetime of refresh tokens, seconds.
+    pub refresh_timeout: u32,
+    /// Clock skew allowed on `exp`/`nbf`/`iat`, seconds.
+    pub leeway: u32,
+    /// A refresh token presented again within this many seconds gets the same successor pair.
+    pub refresh_grace: i64,
+    /// Default lifetime of API tokens, seconds.
+    pub api_token_lifetime: u32,
+    pub limits: SessionLimits,
+}
+
+impl Default for JwtSettings {
+    fn default() -> Self {
+        JwtSettings {
+            issuer: "portcullis".into(),
+            audience: "portcullis".into(),
+            session_timeout: 900,
+            refresh_timeout: 86_400,
+            leeway: 2,
+            refresh_grace: 10,
+            api_token_lifetime: 3600,
+            limits: SessionLimits { per_user: None, global: Some(10), when_full: WhenFull::Refuse },
+        }
+    }
+}
+
+/// A new access/refresh pair, in the OAuth 2 token-response shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct TokenPair {
+    pub access_token: String,
+    pub refresh_token: String,
+    pub token_type: &'static str,
+    pub expires_in: i64,
+}
+
+/// Who a valid access or API token belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct JwtUser {
+    pub username: String,
+    pub jti: String,
+    pub token_type: TokenType,
+    pub issued_at: UnixTime,
+    pub expires_at: UnixTime,
+    pub issuer: String,
+    pub audience: Vec<String>,
+    pub scopes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub datasets: Option<Datasets>,
+}
+
+/// What the KV fast path keeps per session family: the one live access token.
+#[derive(Serialize, Deserialize)]
+struct SessionMarker {
+    access_jti: String,
+    username: String,
+}
+
+/// A session to end: by one of its access tokens, or by that token's `jti`.
+pub enum SessionRef<'a> {
+    Token(&'a str),
+    Jti(&'a str),
+}
+
+/// Issues and checks JWT sessions, with their state in SQL (and a KV fast path).
+pub struct JwtSessionManager {
+    env: Env,
+    ring: KeyRing,
+    keys: JwtKeys,
+    settings: JwtSettings,
+}
+
+fn db_error(e: crate::StoreError) -> Error {
+    e.into()
+}
+
+impl JwtSessionManager {
+    pub fn new(env: Env, ring: KeyRing, keys: JwtKeys, settings: JwtSettings) -> Self {
+        JwtSessionManager { env, ring, keys, settings }
+    }
+
+    pub fn settings(&self) -> &JwtSettings {
+        &self.settings
+    }
+
+    /// The public keys, as `/.well-known/jwks.json` publishes them.
+    pub fn jwks(&self) -> serde_json::Value {
+        self.keys.jwks()
+    }
+
+    fn now(&self) -> UnixTime {
+        self.env.clock.now()
+    }
+
+    fn records(&self) -> Records<'_> {
+        Records { kv: &*self.env.kv, keys: &self.ring, rng: &*self.env.rng }
+    }
+
+    fn table(&self) -> SessionTable<'_> {
+        SessionTable { env: &self.env, manager: MANAGER }
+    }
+
+    fn options(&self, kind: TokenType) -> ValidationOptions {
+        ValidationOptions::new(&self.settings.issuer, &self.settings.audience, kind).leeway(self.settings.leeway)
+    }
+
+    /// Verifies signature and claims, mapping failures to the session error kinds.
+    fn verify(&self, token: &str, options: ValidationOptions) -> Result<JwtClaims> {
+        Validator::new(&self.keys, options).verify(token, self.now()).map(|v| v.into_claims()).map_err(session_error)
+    }
+
+    fn claims(&self, token_type: TokenType, sub: &str, iat: UnixTime, lifetime: u32, jti: &str) -> JwtClaims {
+        JwtClaims::new(&self.settings.issuer, sub, &self.settings.audience, token_type, iat, lifetime, jti)
+    }
+
+    /// Signs the pair for access `access` / refresh `refresh` as issued at their times, so a
+    /// retry is answered with exactly the tokens the first call made.
+    fn sign_pair(&self, family: &str, username: &str, scopes: &[String], access: (&str, UnixTime), refresh: (&str, UnixTime)) -> Result<TokenPair> {
+        let scope = serde_json::Value::from(scopes.join(" "));
+        let access_claims = self
+            .claims(TokenType::Access, username, access.1, self.settings.session_timeout, access.0)
+            .with_extra("sid", family.into())?
+            .with_extra("scope", scope.clone())?;
+        let refresh_claims = self
+            .claims(TokenType::Refresh, username, refresh.1, self.settings.refresh_timeout, refresh.0)
+            .with_extra("sid", family.into())?
+            .with_extra("scope", scope)?;
+        Ok(TokenPair {
+            access_token: self.keys.issue(&access_claims)?,
+            refresh_token: self.keys.issue(&refresh_claims)?,
+            token_type: "Bearer",
+            expires_in: access_claims.exp - self.now(),
+        })
+    }
+
+    async fn mark(&self, family: &str, access_jti: &str, username: &str, expires: UnixTime) -> Result<()> {
+        let marker = SessionMarker { access_jti: access_jti.to_owned(), username: username.to_owned() };
+        // The marker outlives the token by the leeway the validator grants it.
+        let expires = expires + i64::from(self.settings.leeway) + 1;
+        Ok(self.records().put(&keys::jwt_session(family), &marker, Some(expires), self.now()).await?)
+    }
+
+    /// A new session (login) for `username` with `scopes`: an access and a refresh token.
+    pub async fn create_session(&self, username: &str, scopes: &[String]) -> Result<TokenPair> {
+        crate::token::rules::check_username(username)?;
+        let scopes = crate::token::rules::sorted(scopes);
+        if let Some(bad) = scopes.iter().find(|s| !crate::token::valid_scope(s)) {
+            return Err(crate::RequestError::InvalidScopes(format!("malformed scope {bad:?}")).into());
+        }
+        let rng = &*self.env.rng;
+        let (family, access, refresh) = (new_jti(rng), new_jti(rng), new_jti(rng));
+        let now = self.now();
+        let access_exp = now + i64::from(self.settings.session_timeout);
+        let row = SessionRow {
+            id: family.clone(),
+            username: username.to_owned(),
+            created: now,
+            last_access: now,
+            expires: now + i64::from(self.settings.refresh_timeout),
+        };
+        let extra = vec![
+            Statement::new(
+                "INSERT INTO refresh_token (jti, family, username, scopes, issued, expires) VALUES (?, ?, ?, ?, ?, ?)",
+                vec![refresh.as_str().into(), family.as_str().into(), username.into(), scopes.join(",").into(), now.into(), row.expires.into()],
+            ),
+            Statement::new(
+                "INSERT INTO access_token (jti, family, username, issued, expires) VALUES (?, ?, ?, ?, ?)",
+                vec![access.as_str().into(), family.as_str().into(), username.into(), now.into(), access_exp.into()],
+            ),
+        ];
+        let evicted = self.table().insert_limited(&row, None, extra, &self.settings.limits, &family_cascade).await?;
+        for gone in &evicted {
+            let _ = self.env.kv.delete(&keys::jwt_session(gone)).await;
+        }
+        self.mark(&family, &access, username, access_exp).await?;
+        self.sign_pair(&family, username, &scopes, (&access, now), (&refresh, now))
+    }
+
+    /// The user of a valid access token whose session is live.
+    pub async fn validate_session(&self, token: &str) -> Result<JwtUser> {
+        let claims = self.verify(token, self.options(TokenType::Access))?;
+        self.check_access(claims).await
+    }
+
+    /// The user of a valid access or API token (never a refresh token): what the HTTP API
+    /// accepts as authentication.
+    pub async fn authenticate(&self, token: &str) -> Result<JwtUser> {
+        let claims = self.verify(token, self.options(TokenType::Access).also_accept(TokenType::Api))?;
+        match claims.token_type {
+            TokenType::Api => self.check_api(claims).await,
+            _ => self.check_access(claims).await,
+        }
+    }
+
+    async fn check_access(&self, claims: JwtClaims) -> Result<JwtUser> {
+        let family = claims.extra.get("sid").and_then(|v| v.as_str()).ok_or(SessionError::InvalidTokenProcessing("missing_claim"))?;
+        let marker: Option<SessionMarker> = self.records().get(&keys::jwt_session(family), self.now()).await?.valid();
+        match marker {
+            Some(m) if m.access_jti == claims.jti && m.username == claims.sub => Ok(user_of(claims)),
+            _ => Err(SessionError::AccessTokenNotFound.into()),
+        }
+    }
+
+    async fn check_api(&self, claims: JwtClaims) -> Result<JwtUser> {
+        let found = self
+            .env
+            .sql
+            .execute("SELECT username FROM api_token WHERE jti = ? AND expires > ?", &[claims.jti.as_str().into(), self.now().into()])
+            .await?;
+        match found.rows.first().and_then(|r| r.values.first()).and_then(Value::as_str) {
+            Some(username) if username == claims.sub => Ok(user_of(claims)),
+            _ => Err(SessionError::ApiTokenNotFound.into()),
+        }
+    }
+
+    /// Exchanges a refresh token for a new pair; the old pair stops working. Presented again
+    /// within the grace window, the same refresh token gets the same new pair; after it, the
+    /// whole family is revoked and [`SessionError::RefreshTokenReused`] returned.
+    pub async fn refresh_session(&self, refresh_token: &str) -> Result<TokenPair> {
+        let claims = self.verify(refresh_token, self.options(TokenType::Refresh))?;
+        let rng = &*self.env.rng;
+        let (next_refresh, next_access) = (new_jti(rng), new_jti(rng));
+        let now = self.now();
+        let refresh_exp = now + i64::from(self.settings.refresh_timeout);
+        let access_exp = now + i64::from(self.settings.session_timeout);
+        let old = claims.jti.as_str();
+        let won = |sql: &str| format!("{sql} FROM refresh_token WHERE jti = ? AND successor = ?");
+        let mine = |mut params: Vec<Value>| {
+            params.extend([old.into(), next_refresh.as_str().into()]);
+            params
+        };
+        let batch = vec![
+            Statement::new(
+                "UPDATE refresh_token SET used_at = ?, successor = ?, successor_access = ? \
+                 WHERE jti = ? AND used_at IS NULL AND expires > ? \
+                 AND EXISTS (SELECT 1 FROM session WHERE manager = ? AND id = refresh_token.family)",
+                vec![now.into(), next_refresh.as_str().into(), next_access.as_str().into(), old.into(), now.into(), MANAGER.into()],
+            ),
+            Statement::new(
+                format!("INSERT INTO refresh_token (jti, family, username, scopes, issued, expires) {}", won("SELECT ?, family, username, scopes, ?, ?")),
+                mine(vec![next_refresh.as_str().into(), now.into(), refresh_exp.into()]),
+            ),
+            Statement::new(
+                format!("INSERT INTO access_token (jti, family, username, issued, expires) {}", won("SELECT ?, family, username, ?, ?")),
+                mine(vec![next_access.as_str().into(), now.into(), access_exp.into()]),
+            ),
+            Statement::new(
+                format!("DELETE FROM access_token WHERE jti <> ? AND family IN ({})", won("SELECT family")),
+                mine(vec![next_access.as_str().into()]),
+            ),
+            Statement::new(
+                format!("UPDATE session SET last_access = ?, expires = ? WHERE manager = ? AND id IN ({})", won("SELECT family")),
+                mine(vec![now.into(), refresh_exp.into(), MANAGER.into()]),
+            ),
+        ];
+        let changed = self.env.sql.batch(&batch).await?;
+        if changed.first() == Some(&1) {
+            let row = self.refresh_row(&next_refresh).await?.ok_or(SessionError::RefreshTokenNotFound)?;
+            self.mark(&row.family, &next_access, &row.username, access_exp).await?;
+            return self.sign_pair(&row.family, &row.username, &row.scopes, (&next_access, now), (&next_refresh, now));
+        }
+        self.refresh_lost(old, now).await
+    }
+
+    /// The refresh token was not rotated by this call: a retry within grace, a reuse, or dead.
+    async fn refresh_lost(&self, old: &str, now: UnixTime) -> Result<TokenPair> {
+        let row = self.refresh_row(old).await?.ok_or(SessionError::RefreshTokenNotFound)?;
+        let (Some(used_at), Some(successor), Some(access)) = (row.used_at, &row.successor, &row.successor_access) else {
+            return Err(SessionError::RefreshTokenNotFound.into());
+        };
+        if now - used_at <= self.settings.refresh_grace {
+            let issued = |sql: &str, jti: &str| {
+                let sql = sql.to_owned();
+                let jti = jti.to_owned();
+                async move {
+                    let r = self.env.sql.execute(&sql, &[jti.as_str().into()]).await?;
+                    Ok::<_, Error>(r.rows.first().and_then(|r| r.values.first()).and_then(Value::as_i64))
+                }
+            };
+            let next = issued("SELECT issued FROM refresh_token WHERE jti = ? AND used_at IS NULL", successor).await?;
+            let access_issued = issued("SELECT issued FROM access_token WHERE jti = ?", access).await?;
+            if let (Some(refresh_issued), Some(access_issued)) = (next, access_issued) {
+                return self.sign_pair(&row.family, &row.username, &row.scopes, (access, access_issued), (successor, refresh_issued));
+            }
+        }
+        self.revoke_family(&row.family).await?;
+        Err(SessionError::RefreshTokenReused.into())
+    }
+
+    async fn refresh_row(&self, jti: &str) -> Result<Option<RefreshRow>> {
+        let result = self
+            .env
+            .sql
+            .execute(
+                "SELECT family, username, scopes, used_at, successor, successor_access FROM refresh_token WHERE jti = ?",
+                &[jti.into()],
+            )
+            .await
+            .map_err(db_error)?;
+        Ok(result.rows.first().and_then(|r| {
+            let v = &r.values;
+            Some(RefreshRow {
+                family: v.first()?.as_str()?.to_owned(),
+                username: v.get(1)?.as_str()?.to_owned(),
+                scopes: crate::token::rules::split_scopes(v.get(2)?.as_str()?),
+                used_at: v.get(3)?.as_i64(),
+                successor: v.get(4)?.as_str().map(str::to_owned),
+                successor_access: v.get(5)?.as_str().map(str::to_owned),
+            })
+        }))
+    }
+
+    /// Ends a family: its session row, every access and refresh token, and the KV marker.
+    async fn revoke_family(&self, family: &str) -> Result<Option<String>> {
+        let table = self.table();
+        let username = table.get(family).await?.map(|row| row.username);
+        let mut batch = vec![table.delete_statement(&[family.to_owned()])];
+        batch.extend(family_cascade(&[family.to_owned()]));
+        self.env.sql.batch(&batch).await?;
+        self.env.kv.delete(&keys::jwt_session(family)).await?;
+        Ok(username)
+    }
+
+    /// Ends the session of an access token (or of the access token with this `jti`); returns
+    /// its username if there was one.
+    pub async fn invalidate_session(&self, session: SessionRef<'_>) -> Result<Option<String>> {
+        let family = match session {
+            SessionRef::Token(token) => {
+                let claims = self.verify(token, self.options(TokenType::Access))?;
+                claims.extra.get("sid").and_then(|v| v.as_str()).map(str::to_owned)
+            }
+            SessionRef::Jti(jti) => {
+                let r = self.env.sql.execute("SELECT family FROM access_token WHERE jti = ?", &[jti.into()]).await?;
+                r.rows.first().and_then(|r| r.values.first()).and_then(Value::as_str).map(str::to_owned)
+            }
+        };
+        match family {
+            Some(family) => self.revoke_family(&family).await,
+            None => Ok(None),
+        }
+    }
+
+    /// A long-lived API token with a `datasets` claim, recorded in SQL so it can be revoked.
+    pub async fn create_api_token(&self, username: &str, lifetime: Option<u32>, datasets: Datasets) -> Result<String> {
+        crate::token::rules::check_username(username)?;
+        let lifetime = lifetime.unwrap_or(self.settings.api_token_lifetime);
+        if lifetime == 0 {
+            return Err(crate::RequestError::InvalidExpires("API tokens need a positive lifetime").into());
+        }
+        let jti = new_jti(&*self.env.rng);
+        let now = self.now();
+        let datasets_json = serde_json::to_value(&datasets).expect("datasets serialize");
+        let claims = self.claims(TokenType::Api, username, now, lifetime, &jti).with_extra("datasets", datasets_json.clone())?;
+        let token = self.keys.issue(&claims)?;
+        self.env
+            .sql
+            .execute(
+                "INSERT INTO api_token (jti, username, datasets, created, expires) VALUES (?, ?, ?, ?, ?)",
+                &[jti.as_str().into(), username.into(), datasets_json.to_string().into(), now.into(), claims.exp.into()],
+            )
+            .await?;
+        Ok(token)
+    }
+
+    /// Revokes an API token given whole or by `jti`; returns whether it existed.
+    pub async fn invalidate_api_token(&self, token: SessionRef<'_>) -> Result<bool> {
+        let jti = match token {
+            SessionRef::Token(token) => self.verify(token, self.options(TokenType::Api))?.jti,
+            SessionRef::Jti(jti) => jti.to_owned(),
+        };
+        let r = self.env.sql.execute("DELETE FROM api_token WHERE jti = ? RETURNING jti", &[jti.as_str().into()]).await?;
+        Ok(!r.rows.is_empty())
+    }
+
+    /// The username of a valid access token.
+    pub async fn session_username(&self, token: &str) -> Result<String> {
+        Ok(self.validate_session(token).await?.username)
+    }
+
+    /// The `jti` of the live access token of `username`'s newest session, if any.
+    pub async fn session_token(&self, username: &str) -> Result<Option<String>> {
+        let Some((family, _)) = self.table().newest_for(username, self.now()).await? else { return Ok(None) };
+        let r = self.env.sql.execute("SELECT jti FROM access_token WHERE family = ? AND expires > ?", &[family.as_str().into(), self.now().into()]).await?;
+        Ok(r.rows.first().and_then(|r| r.values.first()).and_then(Value::as_str).map(str::to_owned))
+    }
+
+    pub async fn n_active_sessions(&self) -> Result<u64> {
+        Ok(self.table().count_active(self.now()).await?)
+    }
+
+    pub async fn has_logged_user(&self) -> Result<bool> {
+        Ok(self.n_active_sessions().await? > 0)
+    }
+
+    /// Removes expired sessions (with their tokens) and expired API tokens; returns how many
+    /// sessions.
+    pub async fn cleanup_expired_sessions(&self) -> Result<usize> {
+        let now = self.now();
+        let expired = self.table().delete_expired(now).await?;
+        let mut batch = family_cascade(&expired);
+        batch.push(Statement::new("DELETE FROM api_token WHERE expires <= ?", vec![now.into()]));
+        batch.push(Statement::new("DELETE FROM access_token WHERE expires <= ?", vec![now.into()]));
+        self.env.sql.batch(&batch).await?;
+        Ok(expired.len())
+    }
+}
+
+struct RefreshRow {
+    family: String,
+    username: String,
+    scopes: Vec<String>,
+    used_at: Option<UnixTime>,
+    successor: Option<String>,
+    successor_access: Option<String>,
+}
+
+/// The statements that remove every token of the given families.
+fn family_cascade(families: &[String]) -> Vec<Statement> {
+    if families.is_empty() {
+        return Vec::new();
+    }
+    let placeholders = vec!["?"; families.len()].join(", ");
+    let params: Vec<Value> = families.iter().map(|f| Value::from(f.as_str())).collect();
+    vec![
+        Statement::new(format!("DELETE FROM access_token WHERE family IN ({placeholders})"), params.clone()),
+        Statement::new(format!("DELETE FROM refresh_token WHERE family IN ({placeholders})"), params),
+    ]
+}
+
+fn user_of(claims: JwtClaims) -> JwtUser {
+    let scopes = claims.extra.get("scope").and_then(|s| s.as_str()).map(|s| s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default();
+    let datasets = claims.extra.get("datasets").and_then(|d| serde_json::from_value(d.clone()).ok());
+    JwtUser {
+        username: claims.sub,
+        jti: claims.jti,
+        token_type: claims.token_type,
+        issued_at: claims.iat,
+        expires_at: claims.exp,
+        issuer: claims.iss,
+        audience: claims.aud,
+        scopes,
+        datasets,
+    }
+}
+
+/// JWT failures as session errors: expiry and type keep their kinds, the rest is
+/// "could not process".
+fn session_error(e: JwtError) -> Error {
+    match e {
+        JwtError::Expired { now, exp } => SessionError::Expired { now, expires: exp }.into(),
+        JwtError::WrongType { expected, found } => {
+            SessionError::WrongTokenType { expected: expected.first().map_or("other", |t| t.as_str()), found }.into()
+        }
+        other => SessionError::InvalidTokenProcessing(other.kind()).into(),
+    }
+}
