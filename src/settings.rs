@@ -9,6 +9,8 @@ use crate::config::{TokenConfig, DEFAULT_SESSION_LIFETIME};
 use crate::crypto::{EncryptionKey, KeyRing};
 use crate::env::Env;
 use crate::error::{ConfigError, Error};
+use crate::jwt::{Algorithm, JwtKeys, SigningKey};
+use crate::session::{JwtSessionManager, JwtSettings, SessionLimits, WhenFull};
 use crate::token::{TokenService, DEFAULT_PREFIX};
 
 /// Every setting, with its default.
@@ -32,6 +34,29 @@ pub struct Settings {
     /// How long a host may keep a validated token in memory (0: never). The revocation lag of
     /// the fast path is KV propagation plus this.
     pub validation_cache_seconds: u64,
+    /// JWT signing keys sealed with the encryption keys, `<kid>:<base64>`; the first signs,
+    /// all verify (rotation with overlap). Made by the hosts' key commands.
+    pub jwt_keys: Vec<String>,
+    /// A passphrase from which an HS512 key is derived (the same on every start); used when
+    /// `jwt_keys` is empty.
+    pub jwt_secret: Option<String>,
+    pub jwt_issuer: String,
+    pub jwt_audience: String,
+    /// Access token lifetime, seconds.
+    pub jwt_access_lifetime: u32,
+    /// Refresh token lifetime, seconds.
+    pub jwt_refresh_lifetime: u32,
+    pub jwt_leeway: u32,
+    /// A refresh token presented again within this many seconds gets the same new pair.
+    pub jwt_refresh_grace: i64,
+    /// Default API token lifetime, seconds.
+    pub jwt_api_token_lifetime: u32,
+    /// Concurrent JWT sessions per user (`null`: no limit).
+    pub sessions_per_user: Option<u32>,
+    /// Concurrent JWT sessions in all (`null`: no limit).
+    pub sessions_global: Option<u32>,
+    /// `evict_oldest` or `refuse`.
+    pub sessions_when_full: String,
 }
 
 impl Default for Settings {
@@ -45,20 +70,54 @@ impl Default for Settings {
             realm: "portcullis".to_owned(),
             max_body_bytes: 64 * 1024,
             validation_cache_seconds: 0,
+            jwt_keys: Vec::new(),
+            jwt_secret: None,
+            jwt_issuer: "portcullis".to_owned(),
+            jwt_audience: "portcullis".to_owned(),
+            jwt_access_lifetime: 900,
+            jwt_refresh_lifetime: 86_400,
+            jwt_leeway: 2,
+            jwt_refresh_grace: 10,
+            jwt_api_token_lifetime: 3600,
+            sessions_per_user: Some(10),
+            sessions_global: None,
+            sessions_when_full: "evict_oldest".to_owned(),
         }
     }
 }
 
+#[derive(Clone, Copy)]
+enum Kind {
+    Text,
+    List,
+    Int,
+    /// An integer, or `none` for no limit.
+    Limit,
+}
+
 /// The environment variable of each setting.
-const VARS: [(&str, &str); 8] = [
-    ("PORTCULLIS_ENCRYPTION_KEYS", "encryption_keys"),
-    ("PORTCULLIS_BOOTSTRAP_TOKEN", "bootstrap_token"),
-    ("PORTCULLIS_KNOWN_SCOPES", "known_scopes"),
-    ("PORTCULLIS_TOKEN_PREFIX", "token_prefix"),
-    ("PORTCULLIS_SESSION_LIFETIME", "session_lifetime"),
-    ("PORTCULLIS_REALM", "realm"),
-    ("PORTCULLIS_MAX_BODY_BYTES", "max_body_bytes"),
-    ("PORTCULLIS_VALIDATION_CACHE_SECONDS", "validation_cache_seconds"),
+const VARS: [(&str, &str, Kind); 21] = [
+    ("PORTCULLIS_ENCRYPTION_KEYS", "encryption_keys", Kind::List),
+    ("PORTCULLIS_BOOTSTRAP_TOKEN", "bootstrap_token", Kind::Text),
+    ("PORTCULLIS_KNOWN_SCOPES", "known_scopes", Kind::List),
+    ("PORTCULLIS_TOKEN_PREFIX", "token_prefix", Kind::Text),
+    ("PORTCULLIS_SESSION_LIFETIME", "session_lifetime", Kind::Int),
+    ("PORTCULLIS_REALM", "realm", Kind::Text),
+    ("PORTCULLIS_MAX_BODY_BYTES", "max_body_bytes", Kind::Int),
+    ("PORTCULLIS_VALIDATION_CACHE_SECONDS", "validation_cache_seconds", Kind::Int),
+    ("PORTCULLIS_JWT_KEYS", "jwt_keys", Kind::List),
+    ("PORTCULLIS_JWT_SECRET", "jwt_secret", Kind::Text),
+    ("PORTCULLIS_JWT_ISSUER", "jwt_issuer", Kind::Text),
+    ("PORTCULLIS_JWT_AUDIENCE", "jwt_audience", Kind::Text),
+    ("PORTCULLIS_JWT_ACCESS_LIFETIME", "jwt_access_lifetime", Kind::Int),
+    ("PORTCULLIS_JWT_REFRESH_LIFETIME", "jwt_refresh_lifetime", Kind::Int),
+    ("PORTCULLIS_JWT_LEEWAY", "jwt_leeway", Kind::Int),
+    ("PORTCULLIS_JWT_REFRESH_GRACE", "jwt_refresh_grace", Kind::Int),
+    ("PORTCULLIS_JWT_API_TOKEN_LIFETIME", "jwt_api_token_lifetime", Kind::Int),
+    ("PORTCULLIS_SESSIONS_PER_USER", "sessions_per_user", Kind::Limit),
+    ("PORTCULLIS_SESSIONS_GLOBAL", "sessions_global", Kind::Limit),
+    ("PORTCULLIS_SESSIONS_WHEN_FULL", "sessions_when_full", Kind::Text),
+    ("PORTCULLIS_CONFIG", "", Kind::Text),
 ];
 
 impl Settings {
@@ -77,20 +136,22 @@ impl Settings {
         };
         let object = doc.as_object_mut().ok_or_else(|| ConfigError::Invalid("PORTCULLIS_CONFIG must be an object".into()))?;
         for (name, value) in &vars {
-            let Some((_, field)) = VARS.iter().find(|(var, _)| var == name) else {
-                if name != "PORTCULLIS_CONFIG" && !name.starts_with("PORTCULLIS_HOST_") {
-                    return Err(ConfigError::Invalid(format!("unknown setting {name}")));
+            let Some((_, field, kind)) = VARS.iter().find(|(var, _, _)| var == name) else {
+                if name.starts_with("PORTCULLIS_HOST_") {
+                    continue; // the host's own settings
                 }
-                continue;
+                return Err(ConfigError::Invalid(format!("unknown setting {name}")));
             };
-            let parsed = match *field {
-                "encryption_keys" | "known_scopes" => {
-                    serde_json::Value::from(value.split(',').map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>())
-                }
-                "session_lifetime" | "max_body_bytes" | "validation_cache_seconds" => serde_json::Value::from(
-                    value.trim().parse::<i64>().map_err(|_| ConfigError::Invalid(format!("{name} must be an integer")))?,
-                ),
-                _ => serde_json::Value::from(value.as_str()),
+            if field.is_empty() {
+                continue;
+            }
+            let int = || value.trim().parse::<i64>().map_err(|_| ConfigError::Invalid(format!("{name} must be an integer")));
+            let parsed = match kind {
+                Kind::List => serde_json::Value::from(value.split(',').map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>()),
+                Kind::Int => serde_json::Value::from(int()?),
+                Kind::Limit if value.trim() == "none" => serde_json::Value::Null,
+                Kind::Limit => serde_json::Value::from(int()?),
+                Kind::Text => serde_json::Value::from(value.as_str()),
             };
             object.insert((*field).to_owned(), parsed);
         }
@@ -117,11 +178,55 @@ impl Settings {
         }
     }
 
+    /// The JWT keys: the sealed ones, else one derived from the passphrase; `None` when
+    /// neither is configured (the session endpoints then answer 404).
+    pub fn jwt_keys(&self, ring: &KeyRing) -> Result<Option<JwtKeys>, Error> {
+        let mut opened = Vec::new();
+        for spec in &self.jwt_keys {
+            let (kid, sealed) = spec.split_once(':').ok_or_else(|| ConfigError::Invalid("jwt_keys entries are <kid>:<base64>".into()))?;
+            let sealed = crate::codec::decode_base64_any(sealed).ok_or_else(|| ConfigError::Invalid("jwt_keys entry is not base64".into()))?;
+            opened.push(SigningKey::open(ring, kid, &sealed)?);
+        }
+        let mut opened = opened.into_iter();
+        let mut keys = match (opened.next(), &self.jwt_secret) {
+            (Some(current), _) => JwtKeys::new(current),
+            (None, Some(secret)) => JwtKeys::new(SigningKey::hmac_from_passphrase(Algorithm::Hs512, secret)?),
+            (None, None) => return Ok(None),
+        };
+        for older in opened {
+            keys.add_signing_key(older)?;
+        }
+        Ok(Some(keys))
+    }
+
+    pub fn jwt_settings(&self) -> Result<JwtSettings, ConfigError> {
+        let when_full = match self.sessions_when_full.as_str() {
+            "evict_oldest" => WhenFull::EvictOldest,
+            "refuse" => WhenFull::Refuse,
+            other => return Err(ConfigError::Invalid(format!("sessions_when_full must be evict_oldest or refuse, not {other:?}"))),
+        };
+        Ok(JwtSettings {
+            issuer: self.jwt_issuer.clone(),
+            audience: self.jwt_audience.clone(),
+            session_timeout: self.jwt_access_lifetime,
+            refresh_timeout: self.jwt_refresh_lifetime,
+            leeway: self.jwt_leeway,
+            refresh_grace: self.jwt_refresh_grace,
+            api_token_lifetime: self.jwt_api_token_lifetime,
+            limits: SessionLimits { per_user: self.sessions_per_user, global: self.sessions_global, when_full },
+        })
+    }
+
     /// The HTTP API over `env` with these settings.
     pub fn api(&self, env: Env) -> Result<Api, Error> {
-        let tokens = TokenService::new(env, self.key_ring()?, self.token_config()?)?;
+        let ring = self.key_ring()?;
+        let sessions = match self.jwt_keys(&ring)? {
+            Some(keys) => Some(JwtSessionManager::new(env.clone(), ring.clone(), keys, self.jwt_settings()?)),
+            None => None,
+        };
+        let tokens = TokenService::new(env, ring, self.token_config()?)?;
         let options = ApiOptions { realm: self.realm.clone(), max_body_bytes: self.max_body_bytes };
-        Ok(Api::new(tokens, options))
+        Ok(Api::new(tokens, options).with_sessions(sessions))
     }
 }
 

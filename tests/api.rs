@@ -5,7 +5,8 @@ mod common;
 use common::*;
 use http::{Method, Request, Response, StatusCode};
 use portcullis::api::{Api, ApiOptions, ErrorLog};
-use portcullis::{TokenConfig, TokenService};
+use portcullis::jwt::{Algorithm, JwtKeys, SigningKey};
+use portcullis::{JwtSessionManager, JwtSettings, TokenConfig, TokenService};
 use serde_json::{json, Value};
 
 const BOOTSTRAP: &str = "pc-AAAAAAAAAAAAAAAAAAAAAA.c2VjcmV0LXNlY3JldC1zZQ";
@@ -14,7 +15,9 @@ async fn api() -> (Api, Harness) {
     let h = Harness::new().await;
     let config = TokenConfig { ..config() }.with_bootstrap_token(BOOTSTRAP).unwrap();
     let service = TokenService::new(h.env.clone(), key_ring(), config).unwrap();
-    (Api::new(service, ApiOptions::default()), h)
+    let keys = JwtKeys::new(SigningKey::generate(Algorithm::EdDsa, &portcullis_native::OsRandom).unwrap());
+    let sessions = JwtSessionManager::new(h.env.clone(), key_ring(), keys, JwtSettings::default());
+    (Api::new(service, ApiOptions::default()).with_sessions(Some(sessions)), h)
 }
 
 async fn call(api: &Api, method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> Response<Vec<u8>> {
@@ -183,12 +186,77 @@ fn admin_endpoints() {
         let (session, _) = h.login("alice", &["user:token"]).await;
         assert_eq!(call(&api, Method::POST, "/auth/api/v1/admin/expire", Some(&session), None).await.status(), StatusCode::FORBIDDEN);
         let metrics = call(&api, Method::GET, "/auth/api/v1/admin/metrics", Some(BOOTSTRAP), None).await;
-        assert_eq!(body(&metrics), json!({"unique_sessions": 1, "user_tokens": 0}));
+        assert_eq!(body(&metrics), json!({"unique_sessions": 1, "user_tokens": 0, "active_sessions": 0}));
         let audit = call(&api, Method::GET, "/auth/api/v1/admin/audit?fix=false", Some(BOOTSTRAP), None).await;
         assert_eq!(body(&audit), json!({"issues": []}));
         h.clock.advance(31 * DAY);
         let expired = call(&api, Method::POST, "/auth/api/v1/admin/expire", Some(BOOTSTRAP), None).await;
         assert_eq!(body(&expired)["deleted"].as_array().unwrap().len(), 1);
         assert_eq!(body(&call(&api, Method::GET, "/health", None, None).await), json!({"status": "ok"}));
+    })
+}
+
+#[test]
+fn jwt_sessions_over_http() {
+    run(async {
+        let (api, h) = api().await;
+        let (plain, _) = h.login("alice", &["user:token"]).await;
+        let body_json = json!({"username": "alice", "scopes": ["read:all", "user:token"]});
+        let refused = call(&api, Method::POST, "/auth/api/v1/sessions", Some(&plain), Some(body_json.clone())).await;
+        assert_eq!(refused.status(), StatusCode::FORBIDDEN);
+        let made = call(&api, Method::POST, "/auth/api/v1/sessions", Some(BOOTSTRAP), Some(body_json)).await;
+        assert_eq!(made.status(), StatusCode::OK, "{:?}", body(&made));
+        let pair = body(&made);
+        assert_eq!((pair["token_type"].clone(), pair["expires_in"].clone()), (json!("Bearer"), json!(900)));
+        let access = pair["access_token"].as_str().unwrap().to_owned();
+        let refresh = pair["refresh_token"].as_str().unwrap().to_owned();
+
+        // The access token authenticates; token-info says what it is.
+        let ok = call(&api, Method::GET, "/auth?scope=read:all", Some(&access), None).await;
+        assert_eq!((ok.status(), header(&ok, "x-auth-request-user")), (StatusCode::OK, "alice"));
+        let info = body(&call(&api, Method::GET, "/auth/api/v1/token-info", Some(&access), None).await);
+        assert_eq!(info["token_type"], json!("access"));
+        assert_eq!(info["token"].as_str().unwrap().len(), 22);
+        // A JWT session with user:token can manage opaque tokens.
+        let made = call(&api, Method::POST, "/auth/api/v1/users/alice/tokens", Some(&access), Some(json!({"token_name": "from-jwt"}))).await;
+        assert_eq!(made.status(), StatusCode::CREATED, "{:?}", body(&made));
+        // A refresh token never authenticates.
+        let no = call(&api, Method::GET, "/auth?scope=read:all", Some(&refresh), None).await;
+        assert_eq!(no.status(), StatusCode::UNAUTHORIZED);
+        // Delegation needs an opaque token.
+        let d = call(&api, Method::GET, "/auth?scope=read:all&notebook=true", Some(&access), None).await;
+        assert_eq!(d.status(), StatusCode::UNPROCESSABLE_ENTITY);
+
+        // Refresh rotates; an access token in its place is a typed 422.
+        let wrong = call(&api, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": access}))).await;
+        assert_eq!((wrong.status(), error_type(&wrong)), (StatusCode::UNPROCESSABLE_ENTITY, "wrong_token_type".into()));
+        let rotated = call(&api, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": refresh}))).await;
+        assert_eq!(rotated.status(), StatusCode::OK);
+        let new_access = body(&rotated)["access_token"].as_str().unwrap().to_owned();
+        assert_eq!(call(&api, Method::GET, "/auth?scope=read:all", Some(&access), None).await.status(), StatusCode::UNAUTHORIZED);
+        h.clock.advance(11);
+        let reused = call(&api, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": refresh}))).await;
+        assert_eq!((reused.status(), error_type(&reused)), (StatusCode::UNAUTHORIZED, "refresh_token_reused".into()));
+        assert_eq!(call(&api, Method::GET, "/auth?scope=read:all", Some(&new_access), None).await.status(), StatusCode::UNAUTHORIZED);
+
+        // API tokens, and logout.
+        let again = body(&call(&api, Method::POST, "/auth/api/v1/sessions", Some(BOOTSTRAP), Some(json!({"username": "alice"}))).await);
+        let access = again["access_token"].as_str().unwrap().to_owned();
+        let api_token = call(&api, Method::POST, "/auth/api/v1/api-tokens", Some(&access), Some(json!({"datasets": {"plants/*": ["read", "write"]}}))).await;
+        assert_eq!(api_token.status(), StatusCode::CREATED, "{:?}", body(&api_token));
+        let api_token = body(&api_token)["token"].as_str().unwrap().to_owned();
+        let info = body(&call(&api, Method::GET, "/auth/api/v1/token-info", Some(&api_token), None).await);
+        assert_eq!(info["token_type"], json!("api"));
+        let jti = info["token"].as_str().unwrap().to_owned();
+        let bad_perm = call(&api, Method::POST, "/auth/api/v1/api-tokens", Some(&access), Some(json!({"datasets": {"x": ["fly"]}}))).await;
+        assert_eq!(bad_perm.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(call(&api, Method::DELETE, &format!("/auth/api/v1/api-tokens/{jti}"), Some(&access), None).await.status(), StatusCode::NO_CONTENT);
+        assert_eq!(call(&api, Method::GET, "/auth/api/v1/token-info", Some(&api_token), None).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(call(&api, Method::DELETE, "/auth/api/v1/sessions/current", Some(&access), None).await.status(), StatusCode::NO_CONTENT);
+        assert_eq!(call(&api, Method::GET, "/auth/api/v1/user-info", Some(&access), None).await.status(), StatusCode::UNAUTHORIZED);
+
+        let jwks = body(&call(&api, Method::GET, "/.well-known/jwks.json", None, None).await);
+        assert_eq!(jwks["keys"][0]["kty"], json!("OKP"));
+        assert!(jwks["keys"][0].get("d").is_none());
     })
 }

@@ -13,12 +13,14 @@ use crate::token::TokenInfo;
 #[derive(Serialize)]
 struct Expired {
     deleted: Vec<TokenInfo>,
+    expired_sessions: usize,
 }
 
 #[derive(Serialize)]
 struct Metrics {
     unique_sessions: u64,
     user_tokens: u64,
+    active_sessions: u64,
 }
 
 impl Api {
@@ -33,7 +35,12 @@ impl Api {
 
     pub(crate) async fn expire(&self, r: &Req<'_>) -> Reply {
         self.admin(r).await?;
-        Ok(json(StatusCode::OK, &Expired { deleted: self.tokens.delete_expired().await? }))
+        let deleted = self.tokens.delete_expired().await?;
+        let expired_sessions = match &self.sessions {
+            Some(jwt) => jwt.cleanup_expired_sessions().await?,
+            None => 0,
+        };
+        Ok(json(StatusCode::OK, &Expired { deleted, expired_sessions }))
     }
 
     pub(crate) async fn audit(&self, r: &Req<'_>) -> Reply {
@@ -47,6 +54,10 @@ impl Api {
         let metrics = Metrics {
             unique_sessions: self.tokens.count_unique_sessions().await?,
             user_tokens: self.tokens.count_user_tokens().await?,
+            active_sessions: match &self.sessions {
+                Some(jwt) => jwt.n_active_sessions().await?,
+                None => 0,
+            },
         };
         Ok(json(StatusCode::OK, &metrics))
     }

@@ -36,6 +36,21 @@ impl Api {
     /// The caller's token data; 401 without a valid token.
     pub(crate) async fn caller(&self, r: &Req<'_>, check: Check) -> Result<TokenData, ApiError> {
         let token = bearer(r.headers)?.ok_or(ApiError::Unauthenticated)?;
+        // Three dot-separated parts and no token prefix: a JWT.
+        let is_jwt = token.split('.').count() == 3 && !token.starts_with(&format!("{}-", self.tokens.config().prefix));
+        if is_jwt {
+            let Some(jwt) = &self.sessions else { return Err(ApiError::Core(crate::RequestError::InvalidToken.into())) };
+            let user = match check {
+                Check::Fast => jwt.authenticate(token).await,
+                Check::Strict => jwt.authenticate_strict(token).await,
+            };
+            // As a credential, a token of the wrong kind is simply not valid (401, not 422).
+            let user = user.map_err(|e| match e {
+                crate::Error::Session(crate::SessionError::WrongTokenType { .. }) => crate::RequestError::InvalidToken.into(),
+                e => e,
+            })?;
+            return super::sessions::jwt_caller(user);
+        }
         let data = match check {
             Check::Fast => self.tokens.validate(token).await?,
             Check::Strict => self.tokens.validate_strict(token).await?,

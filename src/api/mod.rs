@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod error;
 mod extract;
+mod sessions;
 mod tokens;
 
 use http::{header, HeaderValue, Method, Request, Response, StatusCode};
@@ -13,6 +14,7 @@ use serde::Serialize;
 pub use error::ApiError;
 use extract::Query;
 
+use crate::session::JwtSessionManager;
 use crate::token::TokenService;
 
 /// Settings of the HTTP layer.
@@ -37,6 +39,7 @@ pub struct ErrorLog(pub String);
 /// The HTTP API over the core services.
 pub struct Api {
     pub(crate) tokens: TokenService,
+    pub(crate) sessions: Option<JwtSessionManager>,
     pub(crate) options: ApiOptions,
 }
 
@@ -54,11 +57,21 @@ pub(crate) type Reply = Result<Response<Vec<u8>>, ApiError>;
 
 impl Api {
     pub fn new(tokens: TokenService, options: ApiOptions) -> Self {
-        Api { tokens, options }
+        Api { tokens, sessions: None, options }
+    }
+
+    /// Serves the JWT session endpoints with `sessions` (without it they answer 404).
+    pub fn with_sessions(mut self, sessions: Option<JwtSessionManager>) -> Self {
+        self.sessions = sessions;
+        self
     }
 
     pub fn tokens(&self) -> &TokenService {
         &self.tokens
+    }
+
+    pub fn sessions(&self) -> Option<&JwtSessionManager> {
+        self.sessions.as_ref()
     }
 
     /// Answers one request. Never panics on any input; errors become 4xx/5xx responses with a
@@ -109,6 +122,10 @@ impl Api {
                 only(m, &[Method::GET], "GET")?;
                 self.auth(r).await
             }
+            [".well-known", "jwks.json"] => {
+                only(m, &[Method::GET], "GET")?;
+                self.jwks()
+            }
             ["auth", "api", "v1", rest @ ..] => self.route_v1(r, rest).await,
             _ => Err(ApiError::NoRoute),
         }
@@ -147,6 +164,26 @@ impl Api {
             ["history", "token-changes"] => {
                 only(m, &[Method::GET], "GET")?;
                 self.history(r, None).await
+            }
+            ["sessions"] => {
+                only(m, &[Method::POST], "POST")?;
+                self.create_session(r).await
+            }
+            ["sessions", "refresh"] => {
+                only(m, &[Method::POST], "POST")?;
+                self.refresh_session(r).await
+            }
+            ["sessions", "current"] => {
+                only(m, &[Method::DELETE], "DELETE")?;
+                self.end_session(r).await
+            }
+            ["api-tokens"] => {
+                only(m, &[Method::POST], "POST")?;
+                self.create_api_token(r).await
+            }
+            ["api-tokens", jti] => {
+                only(m, &[Method::DELETE], "DELETE")?;
+                self.delete_api_token(r, jti).await
             }
             ["admin", "expire"] => {
                 only(m, &[Method::POST], "POST")?;

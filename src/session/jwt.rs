@@ -231,6 +231,33 @@ impl JwtSessionManager {
         }
     }
 
+    /// Like [`JwtSessionManager::authenticate`], and also checks SQL, where revocation is
+    /// atomic everywhere at once.
+    pub async fn authenticate_strict(&self, token: &str) -> Result<JwtUser> {
+        let user = self.authenticate(token).await?;
+        if user.token_type == TokenType::Access {
+            let live = self
+                .env
+                .sql
+                .execute(
+                    "SELECT a.jti FROM access_token a JOIN session s ON s.manager = ? AND s.id = a.family \
+                     WHERE a.jti = ? AND s.expires > ?",
+                    &[MANAGER.into(), user.jti.as_str().into(), self.now().into()],
+                )
+                .await?;
+            if live.rows.is_empty() {
+                return Err(SessionError::AccessTokenNotFound.into());
+            }
+        }
+        Ok(user)
+    }
+
+    /// The owner of a live API token.
+    pub async fn api_token_owner(&self, jti: &str) -> Result<Option<String>> {
+        let r = self.env.sql.execute("SELECT username FROM api_token WHERE jti = ?", &[jti.into()]).await?;
+        Ok(r.rows.first().and_then(|r| r.values.first()).and_then(Value::as_str).map(str::to_owned))
+    }
+
     async fn check_access(&self, claims: JwtClaims) -> Result<JwtUser> {
         let family = claims.extra.get("sid").and_then(|v| v.as_str()).ok_or(SessionError::InvalidTokenProcessing("missing_claim"))?;
         let marker: Option<SessionMarker> = self.records().get(&keys::jwt_session(family), self.now()).await?.valid();

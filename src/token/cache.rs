@@ -130,6 +130,9 @@ impl TokenService {
         ip_address: Option<&str>,
         minimum_lifetime: Option<i64>,
     ) -> Result<Token> {
+        if parent.token_type.is_jwt() || parent.username == super::BOOTSTRAP_USERNAME {
+            return Err(RequestError::Invalid("delegated tokens are made from opaque session or user tokens only".into()).into());
+        }
         self.check_minimum_lifetime(parent, minimum_lifetime)?;
         // One creation per user at a time: in this process, then across processes.
         let local = self.children.user_lock(&parent.username);

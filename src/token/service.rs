@@ -76,7 +76,7 @@ impl TokenService {
         token.to_string_with_prefix(&self.config.prefix)
     }
 
-    pub(super) fn now(&self) -> UnixTime {
+    pub(crate) fn now(&self) -> UnixTime {
         self.env.clock.now()
     }
 
