@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Idempotent set-up shared by `npm start` and `npm test`: the Rust targets the hosts build for.
-# Quick when everything is already there.
+# Idempotent set-up shared by `npm start` and `npm test`: the Rust targets the hosts build for
+# and the npm packages of the tests. Quick when everything is already there.
 set -euo pipefail
+cd "$(dirname "$0")/.."
 
 need_targets=()
 installed=$(rustup target list --installed)
@@ -11,4 +12,10 @@ done
 if ((${#need_targets[@]})); then
   echo "setup: adding Rust targets ${need_targets[*]}"
   rustup target add "${need_targets[@]}"
+fi
+
+# npm packages, exactly as package-lock.json pins them; skipped when already installed.
+if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
+  echo "setup: npm ci"
+  npm ci --no-audit --no-fund --loglevel=error
 fi

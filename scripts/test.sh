@@ -4,9 +4,13 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
-echo "== core and native backends: cargo test"
+echo "== core, sessions, JWT and native backends: cargo test"
 cargo test --workspace --locked
 
 echo "== the core builds for every host"
 cargo build --locked -p portcullis --target wasm32-unknown-unknown
 cargo build --locked -p portcullis --target wasm32-wasip2
+
+echo "== JWT interop with jose (node --test)"
+cargo build --locked -p portcullis-jwt-cli
+node --test tests/interop/
