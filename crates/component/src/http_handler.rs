@@ -1,0 +1,160 @@
+//! `wasi:http/incoming-handler`: a `wasi:http` request becomes an [`http::Request`] for the
+//! core's [`portcullis::api::Api`], and its response is written back.
+//!
+//! The body is read only up to the configured limit: a larger `Content-Length` is refused
+//! before reading anything, and a body that grows past the limit is refused as soon as it does.
+
+use http::{HeaderName, HeaderValue, Request, Response};
+use portcullis::api::{ApiError, ErrorLog};
+use portcullis::Error;
+
+use crate::bindings::exports::wasi::http::incoming_handler;
+use crate::bindings::wasi::http::types::{
+    Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
+};
+use crate::bindings::wasi::io::streams::StreamError;
+use crate::instance::instance;
+use crate::system::block_on;
+use crate::Component;
+
+/// Names the header in which the host passes the client's address (unset: no address). Only a
+/// host that overwrites the header on every request may set this.
+const CLIENT_IP_HEADER_VAR: &str = "PORTCULLIS_HOST_CLIENT_IP_HEADER";
+/// Test hook: a request for this path makes the guest trap, so hosts can test that a trap on
+/// one request leaves the server up. Never set in production.
+const TRAP_PATH_VAR: &str = "PORTCULLIS_HOST_TEST_TRAP_PATH";
+/// Bytes per `blocking-read`/`blocking-write-and-flush` (the latter allows at most 4096).
+const CHUNK: u64 = 4096;
+
+impl incoming_handler::Guest for Component {
+    fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
+        let response = respond(request);
+        if let Some(ErrorLog(line)) = response.extensions().get::<ErrorLog>() {
+            // The host's log for this request; never holds a token or a secret.
+            eprintln!("{line}");
+        }
+        write_response(response_out, response);
+    }
+}
+
+fn respond(request: IncomingRequest) -> Response<Vec<u8>> {
+    let instance = match instance() {
+        Ok(instance) => instance,
+        Err(e) => return error_response(&ApiError::Core(e), "portcullis"),
+    };
+    let realm = &instance.settings.realm;
+    let limit = instance.settings.max_body_bytes;
+    let request = match read_request(request, limit) {
+        Ok(request) => request,
+        Err(e) => return error_response(&e, realm),
+    };
+    if std::env::var(TRAP_PATH_VAR).is_ok_and(|p| !p.is_empty() && p == request.uri().path()) {
+        panic!("trap requested by {TRAP_PATH_VAR}");
+    }
+    let client_ip = std::env::var(CLIENT_IP_HEADER_VAR)
+        .ok()
+        .and_then(|name| request.headers().get(name.as_str())?.to_str().ok().map(str::to_owned));
+    block_on(instance.api.handle(request, client_ip.as_deref()))
+}
+
+fn error_response(error: &ApiError, realm: &str) -> Response<Vec<u8>> {
+    let rendered = error.render(realm);
+    let mut response = Response::new(rendered.body);
+    *response.status_mut() = rendered.status;
+    for (name, value) in rendered.headers {
+        response.headers_mut().append(name, value);
+    }
+    response.extensions_mut().insert(ErrorLog(error.log_line()));
+    response
+}
+
+fn invalid(msg: &str) -> ApiError {
+    ApiError::Core(Error::Request(portcullis::RequestError::Invalid(msg.to_owned())))
+}
+
+fn read_request(incoming: IncomingRequest, limit: usize) -> Result<Request<Vec<u8>>, ApiError> {
+    let method = match incoming.method() {
+        Method::Get => http::Method::GET,
+        Method::Head => http::Method::HEAD,
+        Method::Post => http::Method::POST,
+        Method::Put => http::Method::PUT,
+        Method::Delete => http::Method::DELETE,
+        Method::Connect => http::Method::CONNECT,
+        Method::Options => http::Method::OPTIONS,
+        Method::Trace => http::Method::TRACE,
+        Method::Patch => http::Method::PATCH,
+        Method::Other(other) => http::Method::from_bytes(other.as_bytes()).map_err(|_| invalid("malformed method"))?,
+    };
+    let uri = incoming.path_with_query().unwrap_or_else(|| "/".to_owned());
+    let mut builder = Request::builder().method(method).uri(uri);
+    for (name, value) in incoming.headers().entries() {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("malformed header name"))?;
+        let value = HeaderValue::from_bytes(&value).map_err(|_| invalid("malformed header value"))?;
+        builder = builder.header(name, value);
+    }
+    let declared = builder
+        .headers_ref()
+        .and_then(|h| h.get(http::header::CONTENT_LENGTH))
+        .and_then(|v| v.to_str().ok()?.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(ApiError::TooLarge(limit));
+    }
+    let body = read_body(incoming, limit)?;
+    builder.body(body).map_err(|_| invalid("malformed request"))
+}
+
+/// Reads at most `limit` bytes; one more is an error.
+fn read_body(incoming: IncomingRequest, limit: usize) -> Result<Vec<u8>, ApiError> {
+    let body = incoming.consume().map_err(|()| invalid("request body unavailable"))?;
+    let stream = body.stream().map_err(|()| invalid("request body unavailable"))?;
+    let mut bytes = Vec::new();
+    // Each read returns at least one byte or ends the stream; the bound is a backstop.
+    let max_reads = limit / CHUNK as usize + 1024;
+    let mut result = Err(ApiError::TooLarge(limit));
+    for _ in 0..max_reads {
+        match stream.blocking_read(CHUNK) {
+            Ok(chunk) if bytes.len() + chunk.len() > limit => break,
+            Ok(chunk) => bytes.extend_from_slice(&chunk),
+            Err(StreamError::Closed) => {
+                result = Ok(());
+                break;
+            }
+            Err(StreamError::LastOperationFailed(_)) => {
+                result = Err(invalid("request body failed"));
+                break;
+            }
+        }
+    }
+    drop(stream);
+    drop(IncomingBody::finish(body));
+    result.map(|()| bytes)
+}
+
+fn write_response(out: ResponseOutparam, response: Response<Vec<u8>>) {
+    let (parts, body) = response.into_parts();
+    let headers = Fields::new();
+    for (name, value) in &parts.headers {
+        let _ = headers.append(name.as_str(), value.as_bytes());
+    }
+    if !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
+        let _ = headers.append(http::header::CONTENT_LENGTH.as_str(), body.len().to_string().as_bytes());
+    }
+    let outgoing = OutgoingResponse::new(headers);
+    // Always accepted: `http::StatusCode` holds only 100-999.
+    let _ = outgoing.set_status_code(parts.status.as_u16());
+    let Ok(outgoing_body) = outgoing.body() else {
+        return;
+    };
+    ResponseOutparam::set(out, Ok(outgoing));
+    let Ok(stream) = outgoing_body.write() else {
+        return;
+    };
+    for chunk in body.chunks(CHUNK as usize) {
+        if stream.blocking_write_and_flush(chunk).is_err() {
+            // The client went away; nothing to tell it.
+            return;
+        }
+    }
+    drop(stream);
+    let _ = OutgoingBody::finish(outgoing_body, None);
+}

@@ -1,0 +1,182 @@
+//! The component on wasmtime: one engine and one pre-instantiated component per process, one
+//! store and instance per request or admin call.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::{Context as _, Result};
+use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceTable};
+use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
+use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use std::future::Future;
+
+use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
+
+use crate::bindings::{AuditIssue, Failure, Managed, ManagedPre};
+use crate::storage::Storage;
+
+/// Memory one instance may grow to.
+const MAX_INSTANCE_MEMORY: usize = 64 << 20;
+/// How often the epoch advances; deadlines are counted in these ticks.
+const EPOCH_TICK: Duration = Duration::from_millis(100);
+/// CPU-and-wall time one call may take before it traps: 10 s.
+const DEADLINE_TICKS: u64 = 100;
+/// What the guest may write to stderr per call (its error log line).
+const STDERR_CAPACITY: usize = 4096;
+
+/// The state of one store.
+pub struct Ctx {
+    wasi: WasiCtx,
+    http: WasiHttpCtx,
+    table: ResourceTable,
+    hooks: NoOutgoingRequests,
+    storage: Storage,
+    limits: StoreLimits,
+}
+
+impl WasiView for Ctx {
+    fn ctx(&mut self) -> WasiCtxView<'_> {
+        WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }
+    }
+}
+
+impl WasiHttpView for Ctx {
+    fn http(&mut self) -> WasiHttpCtxView<'_> {
+        WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
+    }
+}
+
+/// The component makes no outgoing requests; refuse any it tries.
+struct NoOutgoingRequests;
+
+impl WasiHttpHooks for NoOutgoingRequests {
+    fn send_request(
+        &mut self,
+        _request: http::Request<WasiBody>,
+        _options: Option<RequestOptions>,
+        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
+    ) -> Box<
+        dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>), wasmtime_wasi_http::Error>>
+            + Send,
+    > {
+        Box::new(std::future::ready(Err(wasmtime_wasi_http::Error::HttpRequestDenied)))
+    }
+}
+
+/// The loaded component, ready to instantiate.
+#[derive(Clone)]
+pub struct Runtime {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    proxy: ProxyPre<Ctx>,
+    managed: ManagedPre<Ctx>,
+    storage: Storage,
+    guest_env: Vec<(String, String)>,
+}
+
+/// A guest call failed: the guest answered with a failure, or it trapped.
+#[derive(Debug)]
+pub enum CallError {
+    Failure(Failure),
+    Trap(wasmtime::Error),
+}
+
+impl std::fmt::Display for CallError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            CallError::Failure(failure) => write!(f, "{}: {}", failure.kind, failure.message),
+            CallError::Trap(e) => write!(f, "the component trapped: {e:#}"),
+        }
+    }
+}
+
+impl std::error::Error for CallError {}
+
+impl Runtime {
+    /// Compiles `component` (or loads it from the compilation cache in `cache_dir`) and links
+    /// it against WASI, `wasi:http` and `storage`. `guest_env` is the guest's environment.
+    pub fn load(component: &Path, cache_dir: Option<&Path>, storage: Storage, guest_env: Vec<(String, String)>) -> Result<Self> {
+        let mut config = Config::new();
+        config.epoch_interruption(true);
+        let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
+        let component = crate::cache::load_component(&engine, component, cache_dir)?;
+        let mut linker: Linker<Ctx> = Linker::new(&engine);
+        wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+        wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
+        crate::bindings::Managed::add_to_linker::<Ctx, HasSelf<Storage>>(&mut linker, |ctx| &mut ctx.storage)
+            .map_err(anyhow::Error::from)?;
+        let pre: InstancePre<Ctx> =
+            linker.instantiate_pre(&component).map_err(anyhow::Error::from).context("the component does not fit this host")?;
+        let proxy = ProxyPre::new(pre.clone()).map_err(anyhow::Error::from).context("the component exports no wasi:http/incoming-handler")?;
+        let managed = ManagedPre::new(pre).map_err(anyhow::Error::from).context("the component exports no portcullis:auth/admin")?;
+        start_epoch_ticker(engine.clone());
+        Ok(Runtime { inner: Arc::new(Inner { proxy, managed, storage, guest_env }) })
+    }
+
+    /// A fresh store whose guest writes stderr into `stderr`.
+    pub fn store(&self, stderr: MemoryOutputPipe) -> Store<Ctx> {
+        let wasi = WasiCtx::builder().envs(&self.inner.guest_env).stderr(stderr).build();
+        let ctx = Ctx {
+            wasi,
+            http: WasiHttpCtx::new(),
+            table: ResourceTable::new(),
+            hooks: NoOutgoingRequests,
+            storage: self.inner.storage.clone(),
+            limits: StoreLimitsBuilder::new().memory_size(MAX_INSTANCE_MEMORY).build(),
+        };
+        let mut store = Store::new(self.inner.proxy.engine(), ctx);
+        store.limiter(|ctx| &mut ctx.limits);
+        store.set_epoch_deadline(DEADLINE_TICKS);
+        store.epoch_deadline_trap();
+        store
+    }
+
+    pub fn proxy(&self) -> &ProxyPre<Ctx> {
+        &self.inner.proxy
+    }
+
+    /// Applies the schema migrations; returns the versions applied now.
+    pub async fn migrate(&self) -> Result<Vec<i64>, CallError> {
+        let (mut store, instance) = self.instantiate().await?;
+        flatten(instance.portcullis_auth_admin().call_migrate(&mut store).await)
+    }
+
+    /// Deletes expired tokens; returns how many.
+    pub async fn expire(&self) -> Result<u32, CallError> {
+        let (mut store, instance) = self.instantiate().await?;
+        flatten(instance.portcullis_auth_admin().call_expire(&mut store).await)
+    }
+
+    pub async fn audit(&self, fix: bool) -> Result<Vec<AuditIssue>, CallError> {
+        let (mut store, instance) = self.instantiate().await?;
+        flatten(instance.portcullis_auth_admin().call_audit(&mut store, fix).await)
+    }
+
+    async fn instantiate(&self) -> Result<(Store<Ctx>, Managed), CallError> {
+        let mut store = self.store(MemoryOutputPipe::new(STDERR_CAPACITY));
+        let instance = self.inner.managed.instantiate_async(&mut store).await.map_err(CallError::Trap)?;
+        Ok((store, instance))
+    }
+}
+
+fn flatten<T>(result: wasmtime::Result<Result<T, Failure>>) -> Result<T, CallError> {
+    result.map_err(CallError::Trap)?.map_err(CallError::Failure)
+}
+
+/// Advances the engine's epoch so that every call's deadline is enforced.
+fn start_epoch_ticker(engine: Engine) {
+    std::thread::Builder::new()
+        .name("portcullis-epoch".into())
+        .spawn(move || loop {
+            std::thread::sleep(EPOCH_TICK);
+            engine.increment_epoch();
+        })
+        .map(drop)
+        .unwrap_or_else(|e| eprintln!("portcullis: no epoch thread ({e}); calls have no deadline"));
+}
+

@@ -1,0 +1,155 @@
+//! `portcullis serve`: HTTP/1.1 with hyper, one fresh instance per request, a log line per
+//! request, and the scheduled expiry.
+
+use std::convert::Infallible;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::Result;
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::body::Incoming;
+use hyper::header::{HeaderValue, CONTENT_TYPE};
+use hyper::{Request, Response, StatusCode};
+use tokio::net::TcpListener;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi_http::io::TokioIo;
+use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::WasiHttpView;
+
+use crate::runtime::Runtime;
+use crate::settings::CLIENT_IP_HEADER;
+
+/// What the guest may write to stderr during one request (its error log line).
+const GUEST_LOG_CAPACITY: usize = 4096;
+
+pub struct ServeOptions {
+    pub listen: SocketAddr,
+    /// Period of the scheduled expiry; `None` disables it.
+    pub expire_every: Option<Duration>,
+}
+
+pub async fn serve(runtime: Runtime, options: ServeOptions) -> Result<()> {
+    let listener = TcpListener::bind(options.listen).await?;
+    // Tests and scripts wait for this line.
+    println!("portcullis: listening on http://{}", listener.local_addr()?);
+    if let Some(every) = options.expire_every {
+        tokio::spawn(expire_periodically(runtime.clone(), every));
+    }
+    let runtime = Arc::new(runtime);
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    loop {
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    eprintln!("portcullis: accept failed: {e}");
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        let runtime = runtime.clone();
+        tokio::spawn(async move {
+            let service = hyper::service::service_fn(move |req| {
+                let runtime = runtime.clone();
+                async move { Ok::<_, Infallible>(handle(&runtime, req, peer).await) }
+            });
+            let connection = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+            if let Err(e) = connection.await {
+                if !e.is_incomplete_message() {
+                    eprintln!("portcullis: connection from {peer}: {e}");
+                }
+            }
+        });
+    }
+    println!("portcullis: stopped");
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending().await } } => {}
+    }
+}
+
+/// Runs the guest on one request. A trap becomes a 500 for this request only.
+async fn handle(runtime: &Runtime, mut req: Request<Incoming>, peer: SocketAddr) -> Response<HyperOutgoingBody> {
+    let started = Instant::now();
+    let method = req.method().clone();
+    // The path only: never the query (it is no place for a token, but a client may put one there).
+    let path = req.uri().path().to_owned();
+    req.headers_mut().remove(CLIENT_IP_HEADER);
+    if let Ok(ip) = HeaderValue::from_str(&peer.ip().to_string()) {
+        req.headers_mut().insert(CLIENT_IP_HEADER, ip);
+    }
+    let guest_log = MemoryOutputPipe::new(GUEST_LOG_CAPACITY);
+    let (response, note) = match run_guest(runtime, req, guest_log.clone()).await {
+        Ok(response) => (response, String::new()),
+        Err(e) => (internal_error(), format!("trap: {}", one_line(&format!("{e:#}")))),
+    };
+    let guest_note = one_line(&String::from_utf8_lossy(&guest_log.contents()));
+    let note = [guest_note, note].into_iter().filter(|n| !n.is_empty()).collect::<Vec<_>>().join("; ");
+    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
+    let separator = if note.is_empty() { "" } else { " " };
+    println!("{method} {path} {} {elapsed:.1}ms{separator}{note}", response.status().as_u16());
+    response
+}
+
+async fn run_guest(runtime: &Runtime, req: Request<Incoming>, guest_log: MemoryOutputPipe) -> Result<Response<HyperOutgoingBody>> {
+    let mut store = runtime.store(guest_log);
+    let (sender, receiver) = tokio::sync::oneshot::channel();
+    let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req).map_err(anyhow::Error::from)?;
+    let outparam = store.data_mut().http().new_response_outparam(sender).map_err(anyhow::Error::from)?;
+    let pre = runtime.proxy().clone();
+    // The guest keeps running in its own task while hyper sends the body it writes.
+    let task = tokio::spawn(async move {
+        let proxy = pre.instantiate_async(&mut store).await?;
+        let result = proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam).await;
+        if let Err(e) = &result {
+            eprintln!("portcullis: the component trapped: {}", one_line(&format!("{e:#}")));
+        }
+        result
+    });
+    match receiver.await {
+        Ok(Ok(response)) => Ok(response),
+        Ok(Err(code)) => Err(anyhow::anyhow!("the component answered with error {code:?}")),
+        Err(_) => match task.await {
+            Ok(Ok(())) => Err(anyhow::anyhow!("the component set no response")),
+            Ok(Err(e)) => Err(e.into()),
+            Err(e) => Err(e.into()),
+        },
+    }
+}
+
+/// The host's own answer when the guest could not give one.
+fn internal_error() -> Response<HyperOutgoingBody> {
+    let body = Bytes::from_static(br#"{"detail":[{"msg":"internal error","type":"internal_error"}]}"#);
+    let mut response = Response::new(Full::new(body).map_err(|never: Infallible| match never {}).boxed_unsync());
+    *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
+    response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response
+}
+
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+async fn expire_periodically(runtime: Runtime, every: Duration) {
+    let mut interval = tokio::time::interval(every);
+    interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        interval.tick().await;
+        match runtime.expire().await {
+            Ok(0) => {}
+            Ok(n) => println!("portcullis: expired {n} tokens"),
+            Err(e) => eprintln!("portcullis: scheduled expiry failed: {e}"),
+        }
+    }
+}
