@@ -121,6 +121,11 @@ const VARS: [(&str, &str, Kind); 21] = [
 ];
 
 impl Settings {
+    /// Every variable `from_env` reads, for hosts whose environment cannot be listed (Workers).
+    pub fn variables() -> impl Iterator<Item = &'static str> {
+        VARS.iter().map(|(name, _, _)| *name)
+    }
+
     /// Parses a JSON document with the field names above.
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
         serde_json::from_str(text).map_err(|e| ConfigError::Invalid(format!("configuration: {e}")))
