@@ -54,6 +54,9 @@ pub enum JwtError {
     /// Issuing needs a current signing key and the key set has none.
     #[error("no current signing key")]
     NoSigningKey,
+    /// A remote JWKS could not be fetched or parsed, and no earlier copy is at hand.
+    #[error("the issuer's JWKS is unavailable")]
+    JwksUnavailable,
 }
 
 impl JwtError {
@@ -78,6 +81,7 @@ impl JwtError {
             JwtError::InvalidKey { .. } => "invalid_key",
             JwtError::InvalidClaims { .. } => "invalid_claims",
             JwtError::NoSigningKey => "no_signing_key",
+            JwtError::JwksUnavailable => "jwks_unavailable",
         }
     }
 }

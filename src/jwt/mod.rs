@@ -14,6 +14,7 @@ mod key;
 mod keyring;
 #[cfg(all(target_arch = "wasm32", target_os = "unknown"))]
 mod no_implicit_rng;
+mod remote;
 mod sign;
 mod token;
 mod validate;
@@ -23,6 +24,7 @@ pub use claims::{new_jti, JwtClaims, TokenType, RESERVED_CLAIMS};
 pub use error::JwtError;
 pub use key::{SigningKey, VerifyingKey, MIN_PASSPHRASE_LEN, PASSPHRASE_ITERATIONS, PASSPHRASE_SALT_PREFIX};
 pub use keyring::{JwtKeys, MAX_JWKS_LEN, MAX_KEYS};
+pub use remote::{JwksFetch, RemoteJwks};
 pub use sign::{issue, HEADER_TYP};
 pub use token::{inspect, SizeLimits, TokenHeader, UntrustedJwt, MAX_KID_LEN};
 pub use validate::{Outcome, Rule, ValidationOptions, ValidationReport, Validator, VerifiedJwt, DEFAULT_LEEWAY};
