@@ -11,6 +11,11 @@ echo "== the core builds for every host"
 cargo build --locked -p portcullis --target wasm32-unknown-unknown
 cargo build --locked -p portcullis --target wasm32-wasip2
 
+echo "== PostgreSQL + Redis backends (servers started on loopback, stopped on exit)"
+trap 'bash scripts/services.sh stop' EXIT
+eval "$(bash scripts/services.sh start)"
+cargo test --locked -p portcullis-native --features postgres,redis --test networked
+
 echo "== JWT interop with jose (node --test)"
 cargo build --locked -p portcullis-jwt-cli
 node --test tests/interop/

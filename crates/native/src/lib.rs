@@ -2,12 +2,20 @@
 //! host: SQLite for `sql`, and for `kv` an in-memory store and a persistent one on SQLite.
 
 mod memory_kv;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "redis")]
+mod redis_kv;
 mod sqlite;
 mod sqlite_kv;
 mod system;
 pub mod testing;
 
 pub use memory_kv::MemoryKv;
+#[cfg(feature = "postgres")]
+pub use postgres::{number_placeholders, PostgresSql};
+#[cfg(feature = "redis")]
+pub use redis_kv::RedisKv;
 pub use sqlite::SqliteSql;
 pub use sqlite_kv::SqliteKv;
 pub use system::{system_millis, OsRandom};

@@ -1,0 +1,160 @@
+//! The storage contract and the core's flows on real PostgreSQL and Redis, started by
+//! `scripts/services.sh` (which exports PORTCULLIS_TEST_POSTGRES and PORTCULLIS_TEST_REDIS).
+#![cfg(all(feature = "postgres", feature = "redis"))]
+
+use std::rc::Rc;
+
+use portcullis::jwt::{Algorithm, JwtKeys, SigningKey};
+use portcullis::{
+    migrate, Dialect, EncryptionKey, Env, JwtSessionManager, JwtSettings, KeyRing, Kv, Sql, TokenConfig, TokenPair,
+    TokenService, UserInfo, Value,
+};
+use portcullis_native::testing::MockClock;
+use portcullis_native::{OsRandom, PostgresSql, RedisKv};
+
+const NOW: i64 = 1_750_000_000;
+
+fn url(var: &str) -> String {
+    std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: run these tests through scripts/test.sh (it starts the servers with scripts/services.sh)"))
+}
+
+fn runtime() -> tokio::runtime::Runtime {
+    tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap()
+}
+
+/// A database schema of its own for one test, so tests run in parallel.
+async fn postgres(schema: &str) -> PostgresSql {
+    let admin = PostgresSql::connect(&url("PORTCULLIS_TEST_POSTGRES"), 1).unwrap();
+    admin.execute_send(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), &[]).await.unwrap();
+    admin.execute_send(&format!("CREATE SCHEMA {schema}"), &[]).await.unwrap();
+    let base = url("PORTCULLIS_TEST_POSTGRES");
+    let sep = if base.contains('?') { '&' } else { '?' };
+    PostgresSql::connect(&format!("{base}{sep}options=-csearch_path%3D{schema}"), 8).unwrap()
+}
+
+async fn redis() -> RedisKv {
+    RedisKv::connect(&url("PORTCULLIS_TEST_REDIS")).await.unwrap()
+}
+
+fn env(kv: RedisKv, sql: PostgresSql, clock: &MockClock) -> Env {
+    Env { kv: Rc::new(kv), sql: Rc::new(sql), clock: Rc::new(clock.clone()), rng: Rc::new(OsRandom) }
+}
+
+fn ring() -> KeyRing {
+    KeyRing::new(EncryptionKey::new("k1", [3; 32]).unwrap(), vec![]).unwrap()
+}
+
+#[test]
+fn redis_follows_the_kv_contract() {
+    runtime().block_on(async {
+        let kv = redis().await;
+        let prefix = format!("contract-{}:", std::process::id());
+        assert_eq!(kv.get(&format!("{prefix}a")).await.unwrap(), None);
+        kv.set(&format!("{prefix}a"), b"1").await.unwrap();
+        assert_eq!(kv.get(&format!("{prefix}a")).await.unwrap().as_deref(), Some(&b"1"[..]));
+        assert!(kv.exists(&format!("{prefix}a")).await.unwrap());
+        kv.delete(&format!("{prefix}a")).await.unwrap();
+        assert!(!kv.exists(&format!("{prefix}a")).await.unwrap());
+        kv.set_with_ttl(&format!("{prefix}ttl"), b"x", 120).await.unwrap();
+        let client = redis::Client::open(url("PORTCULLIS_TEST_REDIS")).unwrap();
+        let mut conn = client.get_multiplexed_async_connection().await.unwrap();
+        let ttl: i64 = redis::cmd("TTL").arg(format!("{prefix}ttl")).query_async(&mut conn).await.unwrap();
+        assert!((100..=120).contains(&ttl), "{ttl}");
+        // Listing follows cursors and matches the prefix literally.
+        for i in 0..2500 {
+            kv.set(&format!("{prefix}k{i}"), b"v").await.unwrap();
+        }
+        kv.set(&format!("{prefix}*glob"), b"v").await.unwrap();
+        let mut all = Vec::new();
+        let mut cursor: Option<String> = None;
+        for _ in 0..10_000 {
+            let page = kv.list_keys(&format!("{prefix}k"), cursor.as_deref()).await.unwrap();
+            all.extend(page.keys);
+            cursor = page.cursor;
+            if cursor.is_none() {
+                break;
+            }
+        }
+        all.sort();
+        all.dedup();
+        assert_eq!(all.len(), 2500);
+        let star = kv.list_keys(&format!("{prefix}*"), None).await.unwrap();
+        assert!(star.keys.iter().all(|k| k.starts_with(&format!("{prefix}*"))));
+    })
+}
+
+#[test]
+fn postgres_runs_migrations_batches_and_values() {
+    runtime().block_on(async {
+        let sql = postgres("t_values").await;
+        assert_eq!(sql.dialect(), Dialect::Postgres);
+        let applied = migrate(&sql, NOW).await.unwrap();
+        assert_eq!(applied, portcullis::MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>());
+        assert!(migrate(&sql, NOW).await.unwrap().is_empty());
+        sql.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT NOT NULL, b BYTEA, f DOUBLE PRECISION)", &[]).await.unwrap();
+        let insert = |id: i64| portcullis::Statement::new("INSERT INTO t (id, v, b, f) VALUES (?, ?, ?, ?)", vec![id.into(), "x?".into(), Value::Blob(vec![0, 255]), Value::Real(1.5)]);
+        assert_eq!(sql.batch(&[insert(1), insert(2)]).await.unwrap(), vec![1, 1]);
+        let err = sql.batch(&[insert(3), insert(1)]).await.unwrap_err();
+        assert!(err.is_constraint(), "{err:?}");
+        let rows = sql.execute("SELECT id, v, b, f FROM t WHERE id >= ? ORDER BY id", &[Value::Integer(1 << 53)]).await.unwrap();
+        assert!(rows.rows.is_empty());
+        let rows = sql.execute("SELECT id, v, b, f, COUNT(*) OVER () FROM t ORDER BY id", &[]).await.unwrap();
+        assert_eq!(rows.rows.len(), 2);
+        assert_eq!(rows.rows[0].values[..4], [Value::Integer(1), Value::Text("x?".into()), Value::Blob(vec![0, 255]), Value::Real(1.5)]);
+        let updated = sql.execute("UPDATE t SET v = ? WHERE id = ? RETURNING id", &["y".into(), Value::Integer(2)]).await.unwrap();
+        assert_eq!(updated.rows.len(), 1);
+    })
+}
+
+#[test]
+fn token_flows_on_postgres_and_redis() {
+    runtime().block_on(async {
+        let clock = MockClock::at(NOW);
+        let sql = postgres("t_tokens").await;
+        migrate(&sql, NOW).await.unwrap();
+        let kv = redis().await;
+        let config = TokenConfig { known_scopes: vec!["read:all".into()], ..TokenConfig::default() };
+        let a = TokenService::new(env(kv.clone(), sql.clone(), &clock), ring(), config.clone()).unwrap();
+        let b = TokenService::new(env(kv.clone(), sql.clone(), &clock), ring(), config).unwrap();
+        let scopes = vec!["read:all".to_owned(), "user:token".to_owned()];
+        let session = a.create_session_token("alice", UserInfo::default(), &scopes, None).await.unwrap();
+        let data = b.validate_strict(&b.encode(&session)).await.unwrap();
+        let user = b.create_user_token(&data, "alice", "laptop", &["read:all".into()], None, None).await.unwrap();
+        assert_eq!(a.create_user_token(&data, "alice", "laptop", &[], None, None).await.unwrap_err().kind(), "duplicate_token_name");
+        // Two processes racing for one child mint one.
+        let (x, y) = futures::join!(a.get_notebook_token(&data, None, None), b.get_notebook_token(&data, None, None));
+        assert_eq!(x.unwrap(), y.unwrap());
+        let notebook = a.validate(&a.encode(&a.get_notebook_token(&data, None, None).await.unwrap())).await.unwrap();
+        let internal = b.get_internal_token(&notebook, "tap", &["read:all".into()], None, None).await.unwrap();
+        // Revoking on one is seen on the other at once, for the whole tree.
+        a.delete_token(&data, "alice", &data.key, None).await.unwrap();
+        assert!(b.validate_strict(&b.encode(&session)).await.is_err());
+        assert!(b.validate(&b.encode(&internal)).await.is_err());
+        assert!(b.validate_strict(&b.encode(&user)).await.is_ok());
+        assert!(a.audit(false).await.unwrap().is_clean());
+        clock.advance(40 * 86_400);
+        assert!(a.delete_expired().await.unwrap().is_empty()); // the user token never expires
+        assert_eq!(b.count_user_tokens().await.unwrap(), 1);
+    })
+}
+
+#[test]
+fn fifty_concurrent_refreshes_on_postgres_make_one_successor() {
+    runtime().block_on(async {
+        let clock = MockClock::at(NOW);
+        let sql = postgres("t_refresh").await;
+        migrate(&sql, NOW).await.unwrap();
+        let kv = redis().await;
+        let keys = || JwtKeys::new(SigningKey::from_bytes(Algorithm::Hs512, &[9; 64]).unwrap());
+        let managers: Vec<JwtSessionManager> =
+            (0..2).map(|_| JwtSessionManager::new(env(kv.clone(), sql.clone(), &clock), ring(), keys(), JwtSettings::default())).collect();
+        let first = managers[0].create_session("alice", &[]).await.unwrap();
+        let results = futures::future::join_all((0..50).map(|i| managers[i % 2].refresh_session(&first.refresh_token))).await;
+        let pairs: Vec<TokenPair> = results.into_iter().map(|r| r.unwrap()).collect();
+        assert!(pairs.iter().all(|p| p.refresh_token == pairs[0].refresh_token));
+        let count = sql.execute("SELECT COUNT(*) FROM refresh_token", &[]).await.unwrap();
+        assert_eq!(count.rows[0].values[0], Value::Integer(2));
+        assert!(managers[1].validate_session(&pairs[0].access_token).await.is_ok());
+        assert!(managers[1].validate_session(&first.access_token).await.is_err());
+    })
+}
