@@ -5,6 +5,10 @@
 //! `wasi:http/incoming-handler` go out. Configuration is the guest's environment
 //! (`PORTCULLIS_*`, read by [`portcullis::Settings::from_env`]). Nothing here decides: every
 //! request goes to the core's [`portcullis::api::Api`].
+//!
+//! Only the `wasm32` build has content: natively (`cargo test --workspace`) the crate is empty,
+//! since a native `cdylib` cannot carry the component's export names.
+#![cfg(target_arch = "wasm32")]
 
 mod bindings {
     wit_bindgen::generate!({

@@ -11,5 +11,4 @@ wasmtime::component::bindgen!({
 });
 
 pub use exports::portcullis::auth::admin::AuditIssue;
-pub use exports::portcullis::auth::tokens::Failure;
-pub use self::portcullis::auth::{kv, sql};
+pub use exports::portcullis::auth::tokens::{Failure, TokenData};

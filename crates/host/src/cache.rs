@@ -8,6 +8,7 @@ use anyhow::{Context as _, Result};
 use wasmtime::component::Component;
 use wasmtime::Engine;
 
+/// Loads the component at `path`, compiled by `engine` (from `cache_dir` when it was before).
 pub fn load_component(engine: &Engine, path: &Path, cache_dir: Option<&Path>) -> Result<Component> {
     let bytes = std::fs::read(path).with_context(|| format!("reading the component {}", path.display()))?;
     let Some(cache_dir) = cache_dir else {

@@ -22,6 +22,8 @@ options of every command:
   --component PATH  the component; default $PORTCULLIS_HOST_COMPONENT, then next to the binary,
                     then target/wasm32-wasip2/release/portcullis_component.wasm
 
+environment: PORTCULLIS_HOST_CACHE_DIR holds compiled components (default DIR/cache).
+
 settings: PORTCULLIS_* variables (docs/CONFIG.md) are passed to the component; without
 PORTCULLIS_ENCRYPTION_KEYS or PORTCULLIS_BOOTSTRAP_TOKEN, those of the data directory are used.";
 

@@ -1,14 +1,11 @@
 //! `portcullis`: the Portcullis component on wasmtime, serving the HTTP API of SPEC section 8
 //! on SQLite and an embedded KV, plus the operator's admin commands. See README.md.
 
-mod bindings;
-mod cache;
 mod cli;
 mod data_dir;
 mod runtime;
 mod serve;
 mod settings;
-mod storage;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -20,7 +17,7 @@ use portcullis_native::{SqliteKv, SqliteSql};
 use crate::cli::{Command, Options};
 use crate::data_dir::DataDir;
 use crate::runtime::Runtime;
-use crate::storage::Storage;
+use portcullis_host::Storage;
 
 /// Where `cargo build -p portcullis-component --target wasm32-wasip2 --release` puts it,
 /// relative to the target directory that holds this binary.
@@ -100,7 +97,8 @@ fn start(component: &Option<PathBuf>, data: &DataDir) -> Result<Runtime> {
     let kv = SqliteKv::open(&data.kv_path()?).context("opening the KV database")?;
     let storage = Storage { kv: Arc::new(kv), sql: Arc::new(sql) };
     let env = settings::guest_env(data)?;
-    Runtime::load(&component, Some(&data.cache_dir()), storage, env)
+    let cache = std::env::var_os("PORTCULLIS_HOST_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| data.cache_dir());
+    Runtime::load(&component, Some(&cache), storage, env)
 }
 
 /// `--component`, else `$PORTCULLIS_HOST_COMPONENT`, else `portcullis_component.wasm` next to

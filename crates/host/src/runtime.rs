@@ -6,17 +6,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
-use wasmtime::component::{HasSelf, InstancePre, Linker, ResourceTable};
+use wasmtime::component::{InstancePre, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::ProxyPre;
-use std::future::Future;
+use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use wasmtime_wasi_http::{RequestOptions, WasiBody, WasiHttpCtx, WasiHttpCtxView, WasiHttpHooks, WasiHttpView};
-
-use crate::bindings::{AuditIssue, Failure, Managed, ManagedPre};
-use crate::storage::Storage;
+use portcullis_host::{AuditIssue, DenyOutgoingHttp, Failure, Managed, ManagedPre};
+use portcullis_host::Storage;
 
 /// Memory one instance may grow to.
 const MAX_INSTANCE_MEMORY: usize = 64 << 20;
@@ -32,7 +30,7 @@ pub struct Ctx {
     wasi: WasiCtx,
     http: WasiHttpCtx,
     table: ResourceTable,
-    hooks: NoOutgoingRequests,
+    hooks: DenyOutgoingHttp,
     storage: Storage,
     limits: StoreLimits,
 }
@@ -49,22 +47,6 @@ impl WasiHttpView for Ctx {
     }
 }
 
-/// The component makes no outgoing requests; refuse any it tries.
-struct NoOutgoingRequests;
-
-impl WasiHttpHooks for NoOutgoingRequests {
-    fn send_request(
-        &mut self,
-        _request: http::Request<WasiBody>,
-        _options: Option<RequestOptions>,
-        _fut: Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>,
-    ) -> Box<
-        dyn Future<Output = Result<(http::Response<WasiBody>, Box<dyn Future<Output = Result<(), wasmtime_wasi_http::Error>> + Send>), wasmtime_wasi_http::Error>>
-            + Send,
-    > {
-        Box::new(std::future::ready(Err(wasmtime_wasi_http::Error::HttpRequestDenied)))
-    }
-}
 
 /// The loaded component, ready to instantiate.
 #[derive(Clone)]
@@ -104,12 +86,11 @@ impl Runtime {
         let mut config = Config::new();
         config.epoch_interruption(true);
         let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
-        let component = crate::cache::load_component(&engine, component, cache_dir)?;
+        let component = portcullis_host::load_component(&engine, component, cache_dir)?;
         let mut linker: Linker<Ctx> = Linker::new(&engine);
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
-        crate::bindings::Managed::add_to_linker::<Ctx, HasSelf<Storage>>(&mut linker, |ctx| &mut ctx.storage)
-            .map_err(anyhow::Error::from)?;
+        portcullis_host::add_to_linker(&mut linker, |ctx: &mut Ctx| &mut ctx.storage).map_err(anyhow::Error::from)?;
         let pre: InstancePre<Ctx> =
             linker.instantiate_pre(&component).map_err(anyhow::Error::from).context("the component does not fit this host")?;
         let proxy = ProxyPre::new(pre.clone()).map_err(anyhow::Error::from).context("the component exports no wasi:http/incoming-handler")?;
@@ -125,7 +106,7 @@ impl Runtime {
             wasi,
             http: WasiHttpCtx::new(),
             table: ResourceTable::new(),
-            hooks: NoOutgoingRequests,
+            hooks: DenyOutgoingHttp,
             storage: self.inner.storage.clone(),
             limits: StoreLimitsBuilder::new().memory_size(MAX_INSTANCE_MEMORY).build(),
         };

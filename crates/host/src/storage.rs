@@ -9,7 +9,7 @@ use std::sync::Arc;
 use futures::executor::block_on;
 use portcullis::{Dialect, Kv, Sql, Statement, StoreError, Value};
 
-use crate::bindings::{kv, sql};
+use crate::bindings::portcullis::auth::{kv, sql};
 
 /// Longest key the guest may use.
 const MAX_KEY_BYTES: usize = 1024;

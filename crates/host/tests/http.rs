@@ -1,0 +1,168 @@
+//! The real component under the real host, over HTTP: the README's curl session, error
+//! statuses, oversize bodies, traps, and what the log may say.
+
+mod common;
+
+use std::time::{Duration, Instant};
+
+use common::Server;
+use serde_json::json;
+
+const SCOPES: (&str, &str) = ("PORTCULLIS_KNOWN_SCOPES", "read:all,write:files");
+
+/// Makes a user token for alice with the bootstrap token; returns (token, key).
+fn alice_token(server: &Server, bootstrap: &str) -> (String, String) {
+    let created = server.request(
+        "POST",
+        "/auth/api/v1/tokens",
+        Some(bootstrap),
+        Some(&json!({"username": "alice", "token_type": "user", "token_name": "laptop", "scopes": ["read:all"], "email": "alice@example.com"})),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.json());
+    let token = created.json()["token"].as_str().unwrap().to_owned();
+    let key = token["pc-".len()..].split('.').next().unwrap().to_owned();
+    assert_eq!(created.header("location"), Some(format!("/auth/api/v1/users/alice/tokens/{key}").as_str()));
+    (token, key)
+}
+
+#[test]
+fn curl_session_on_a_fresh_data_directory() {
+    let server = Server::start(&[SCOPES]);
+    let health = server.request("GET", "/health", None, None);
+    assert_eq!((health.status, health.json()), (200, json!({"status": "ok"})));
+
+    // First run: the data directory holds a bootstrap token and an encryption key, owner-only.
+    let bootstrap = server.bootstrap_token();
+    for file in ["bootstrap-token", "encryption-keys", "portcullis.sqlite", "kv.sqlite"] {
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(server.data_dir().join(file)).unwrap().permissions().mode();
+        assert_eq!(mode & 0o077, 0, "{file} is mode {mode:o}");
+    }
+
+    let (token, key) = alice_token(&server, &bootstrap);
+    let ok = server.request("GET", "/auth?scope=read:all", Some(&token), None);
+    assert_eq!(ok.status, 200);
+    assert_eq!(ok.header("x-auth-request-user"), Some("alice"));
+    assert_eq!(ok.header("x-auth-request-email"), Some("alice@example.com"));
+
+    let list = server.request("GET", "/auth/api/v1/users/alice/tokens", Some(&token), None);
+    assert_eq!(list.status, 200);
+    assert_eq!(list.json()[0]["token"], json!(key));
+    assert_eq!(list.json()[0]["token_name"], json!("laptop"));
+
+    let deleted = server.request("DELETE", &format!("/auth/api/v1/users/alice/tokens/{key}"), Some(&bootstrap), None);
+    assert_eq!(deleted.status, 204);
+    let gone = server.request("GET", "/auth?scope=read:all", Some(&token), None);
+    assert_eq!(gone.status, 401);
+    assert_eq!(gone.header("www-authenticate"), Some("Bearer realm=\"portcullis\", error=\"invalid_token\""));
+    assert_eq!(gone.error_type(), "invalid_token");
+
+    // One line per request with method, path, status and latency; no token in any of them
+    // (the bootstrap token is printed once, on the run that creates it).
+    assert!(server.wait_for_log("GET /auth 401 "), "{:#?}", server.log_lines());
+    let lines = server.log_lines();
+    assert!(lines.iter().any(|l| l.starts_with("DELETE /auth/api/v1/users/alice/tokens/") && l.contains(" 204 ") && l.ends_with("ms")));
+    let secret = token.split('.').nth(1).unwrap();
+    assert!(lines.iter().all(|l| !l.contains(secret)), "{lines:#?}");
+    let bootstrap_secret = bootstrap.split('.').nth(1).unwrap();
+    assert_eq!(lines.iter().filter(|l| l.contains(bootstrap_secret)).count(), 1, "{lines:#?}");
+}
+
+#[test]
+fn error_statuses() {
+    let server = Server::start(&[SCOPES]);
+    let bootstrap = server.bootstrap_token();
+    let (token, _) = alice_token(&server, &bootstrap);
+
+    let malformed = server.raw("POST", "/auth/api/v1/tokens", &[("authorization", &format!("Bearer {bootstrap}"))], b"{not json");
+    assert_eq!((malformed.status, malformed.error_type().as_str()), (400, "invalid_request"));
+
+    let anonymous = server.request("GET", "/auth/api/v1/token-info", None, None);
+    assert_eq!(anonymous.status, 401);
+    assert_eq!(anonymous.header("www-authenticate"), Some("Bearer realm=\"portcullis\""));
+    let forged = server.request("GET", "/auth/api/v1/token-info", Some("pc-AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA"), None);
+    assert_eq!((forged.status, forged.error_type().as_str()), (401, "invalid_token"));
+
+    let forbidden = server.request("GET", "/auth?scope=write:files", Some(&token), None);
+    assert_eq!(forbidden.status, 403);
+    assert_eq!(
+        forbidden.header("www-authenticate"),
+        Some("Bearer realm=\"portcullis\", error=\"insufficient_scope\", scope=\"write:files\"")
+    );
+
+    let no_route = server.request("GET", "/no/such/route", None, None);
+    assert_eq!((no_route.status, no_route.error_type().as_str()), (404, "not_found"));
+    let no_token = server.request("GET", "/auth/api/v1/users/alice/tokens/AAAAAAAAAAAAAAAAAAAAAA", Some(&bootstrap), None);
+    assert_eq!(no_token.status, 404);
+
+    let wrong_method = server.request("DELETE", "/health", None, None);
+    assert_eq!(wrong_method.status, 405);
+    assert_eq!(wrong_method.header("allow"), Some("GET"));
+
+    let unknown_scope = server.request(
+        "POST",
+        "/auth/api/v1/users/alice/tokens",
+        Some(&bootstrap),
+        Some(&json!({"token_name": "x", "scopes": ["no:such-scope"]})),
+    );
+    assert_eq!(unknown_scope.status, 422, "{:?}", unknown_scope.json());
+    let wrong_type = server.request("POST", "/auth/api/v1/tokens", Some(&bootstrap), Some(&json!({"username": 7, "scopes": "x"})));
+    assert_eq!(wrong_type.status, 422, "{:?}", wrong_type.json());
+}
+
+#[test]
+fn oversize_bodies_get_413() {
+    let server = Server::start(&[]);
+    let bootstrap = server.bootstrap_token();
+    let auth = format!("Bearer {bootstrap}");
+    // A declared length over the limit is refused before the body is read: none is sent.
+    let started = Instant::now();
+    let declared = server.send("POST", "/auth/api/v1/tokens", &[("authorization", &auth)], Some(10 << 20), b"");
+    assert_eq!((declared.status, declared.error_type().as_str()), (413, "invalid_request"));
+    assert!(started.elapsed() < Duration::from_secs(5));
+    // A chunked body is read up to the limit only.
+    let chunk = vec![b' '; 8192];
+    let mut chunked = Vec::new();
+    for _ in 0..10 {
+        chunked.extend_from_slice(format!("{:x}\r\n", chunk.len()).as_bytes());
+        chunked.extend_from_slice(&chunk);
+        chunked.extend_from_slice(b"\r\n");
+    }
+    chunked.extend_from_slice(b"0\r\n\r\n");
+    let streamed =
+        server.send("POST", "/auth/api/v1/tokens", &[("authorization", &auth), ("transfer-encoding", "chunked")], None, &chunked);
+    assert_eq!(streamed.status, 413);
+    // The server is still fine.
+    assert_eq!(server.request("GET", "/health", None, None).status, 200);
+}
+
+#[test]
+fn a_trap_fails_one_request_only() {
+    let server = Server::start(&[("PORTCULLIS_HOST_TEST_TRAP_PATH", "/__trap")]);
+    for _ in 0..3 {
+        let trapped = server.request("GET", "/__trap", None, None);
+        assert_eq!((trapped.status, trapped.error_type().as_str()), (500, "internal_error"));
+        assert_eq!(server.request("GET", "/health", None, None).status, 200);
+    }
+    assert!(server.wait_for_log("GET /__trap 500 "), "{:#?}", server.log_lines());
+    assert!(server.log_lines().iter().any(|l| l.contains("trap")));
+}
+
+#[test]
+fn latency_of_auth_checks() {
+    let server = Server::start(&[SCOPES]);
+    let (token, _) = alice_token(&server, &server.bootstrap_token());
+    let mut times = Vec::new();
+    for _ in 0..200 {
+        let started = Instant::now();
+        assert_eq!(server.request("GET", "/auth?scope=read:all", Some(&token), None).status, 200);
+        times.push(started.elapsed());
+    }
+    times.sort();
+    eprintln!(
+        "GET /auth over loopback, one connection per request, 200 requests: p50 {:?}, p95 {:?}, max {:?}",
+        times[times.len() / 2],
+        times[times.len() * 95 / 100],
+        times[times.len() - 1]
+    );
+}

@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# The component under the wasmtime host: builds the component (release, wasm32-wasip2) and the
+# `portcullis` binary, then runs the HTTP suite against the real `portcullis serve` and the
+# embedding example. (`cargo test --workspace` runs the same tests; this is the focused entry.)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+echo "== component: cargo build --release --target wasm32-wasip2"
+start=$SECONDS
+cargo build --locked --release --target wasm32-wasip2 -p portcullis-component
+wasm=target/wasm32-wasip2/release/portcullis_component.wasm
+echo "component: $(wc -c <"$wasm") bytes, built in $((SECONDS - start)) s"
+
+echo "== host and embedding example: cargo build"
+start=$SECONDS
+cargo build --locked -p portcullis-host -p portcullis-embed-example
+echo "host built in $((SECONDS - start)) s"
+
+echo "== HTTP suite on portcullis serve, embedding example"
+cargo test --locked -p portcullis-host -p portcullis-embed-example -- --nocapture 2>&1 \
+  | grep -v -E '^(GET|POST|PATCH|DELETE|PUT) /.* [0-9]{3} [0-9.]+ms' || true
+test "${PIPESTATUS[0]}" -eq 0
