@@ -23,5 +23,17 @@ pub use system::{system_millis, OsRandom};
 /// The most keys one `list_keys` page holds, on every native backend.
 pub const PAGE_SIZE: usize = 1000;
 
+/// A page of at most [`PAGE_SIZE`] keys from up to one more, fetched in key order: when there
+/// is more, the cursor is the last key of the page.
+pub(crate) fn page(mut keys: Vec<String>) -> portcullis::KeyPage {
+    let cursor = if keys.len() > PAGE_SIZE {
+        keys.truncate(PAGE_SIZE);
+        keys.last().cloned()
+    } else {
+        None
+    };
+    portcullis::KeyPage { keys, cursor }
+}
+
 /// A clock function: milliseconds since the Unix epoch.
 pub type NowFn = std::sync::Arc<dyn Fn() -> i64 + Send + Sync>;

@@ -4,7 +4,7 @@ use std::sync::{Arc, Mutex};
 use async_trait::async_trait;
 use portcullis::{KeyPage, Kv, StoreError};
 
-use crate::{system_millis, NowFn, PAGE_SIZE};
+use crate::{page, system_millis, NowFn, PAGE_SIZE};
 
 /// An in-memory KV with TTLs, for tests and single-process demos.
 #[derive(Clone)]
@@ -73,7 +73,7 @@ impl Kv for MemoryKv {
         let now = (self.now)();
         let entries = self.lock();
         let start = cursor.unwrap_or(prefix).to_owned();
-        let mut keys: Vec<String> = entries
+        let keys: Vec<String> = entries
             .range(start..)
             .filter(|(k, _)| cursor != Some(k.as_str()))
             .take_while(|(k, _)| k.starts_with(prefix))
@@ -81,12 +81,6 @@ impl Kv for MemoryKv {
             .map(|(k, _)| k.clone())
             .take(PAGE_SIZE + 1)
             .collect();
-        let cursor = if keys.len() > PAGE_SIZE {
-            keys.truncate(PAGE_SIZE);
-            keys.last().cloned()
-        } else {
-            None
-        };
-        Ok(KeyPage { keys, cursor })
+        Ok(page(keys))
     }
 }

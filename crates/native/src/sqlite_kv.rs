@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use portcullis::{KeyPage, Kv, StoreError};
 use rusqlite::{params, OptionalExtension};
 
-use crate::{system_millis, NowFn, SqliteSql, PAGE_SIZE};
+use crate::{page, system_millis, NowFn, SqliteSql, PAGE_SIZE};
 
 /// A persistent KV in its own SQLite table, with TTLs.
 #[derive(Clone)]
@@ -81,7 +81,7 @@ impl Kv for SqliteKv {
         let now = (self.now)();
         let after = cursor.unwrap_or("");
         let limit = i64::try_from(PAGE_SIZE).unwrap_or(1000) + 1;
-        let mut keys: Vec<String> = self.db.with_conn(|conn| {
+        let keys: Vec<String> = self.db.with_conn(|conn| {
             let mut stmt = conn.prepare_cached(
                 "SELECT key FROM kv WHERE substr(key, 1, length(?1)) = ?1 AND key > ?2 \
                  AND (expires_ms IS NULL OR expires_ms > ?3) ORDER BY key LIMIT ?4",
@@ -89,12 +89,6 @@ impl Kv for SqliteKv {
             let rows = stmt.query_map(params![prefix, after, now, limit], |row| row.get(0))?;
             rows.collect()
         })?;
-        let cursor = if keys.len() > PAGE_SIZE {
-            keys.truncate(PAGE_SIZE);
-            keys.last().cloned()
-        } else {
-            None
-        };
-        Ok(KeyPage { keys, cursor })
+        Ok(page(keys))
     }
 }

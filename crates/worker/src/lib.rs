@@ -1,0 +1,74 @@
+//! Portcullis as a Cloudflare Worker: Workers KV and D1 behind the core's storage traits, the
+//! core's HTTP API on `fetch`, expiry on the Cron trigger (`scheduled`). The adapter adapts; the
+//! core decides. Platform rules live here only: KV's 60 s minimum TTL ([`kv`]), D1's number
+//! binding ([`d1`]), the Worker's configuration ([`config`]) and its D1 migrations ([`schema`]).
+
+pub mod config;
+pub mod d1;
+mod error;
+mod http_io;
+pub mod kv;
+mod platform;
+pub mod schema;
+mod service;
+#[cfg(feature = "test-hooks")]
+mod test_hooks;
+
+pub use error::HostError;
+
+use portcullis::api::ErrorLog;
+use worker::{console_error, console_log, event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
+
+#[event(fetch)]
+async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+    #[cfg(feature = "test-hooks")]
+    if let Some(response) = test_hooks::route(&req)? {
+        return Ok(response);
+    }
+    let method = req.inner().method();
+    let url = req.inner().url();
+    let path = http_io::path_and_query(&url);
+    let path = path.split('?').next().unwrap_or_default();
+    let response = match serve(&mut req, &env).await {
+        Ok(response) => response,
+        Err(error) => {
+            console_error!("{method} {path}: {error}");
+            error.response()
+        }
+    };
+    if let Some(ErrorLog(line)) = response.extensions().get::<ErrorLog>() {
+        let status = response.status().as_u16();
+        if status >= 500 {
+            console_error!("{method} {path} -> {status}: {line}");
+        } else {
+            console_log!("{method} {path} -> {status}: {line}");
+        }
+    }
+    http_io::from_http(response)
+}
+
+async fn serve(req: &mut Request, env: &Env) -> Result<http::Response<Vec<u8>>, HostError> {
+    let service = service::get(env).await?;
+    let client_ip = req.headers().get("cf-connecting-ip").ok().flatten();
+    let request = http_io::to_http(req, service.max_body_bytes).await.map_err(|e| HostError::BadRequest(e.to_string()))?;
+    Ok(service.api.handle(request, client_ip.as_deref()).await)
+}
+
+/// The Cron trigger: deletes expired tokens (with history) and expired JWT sessions.
+#[event(scheduled)]
+async fn scheduled(event: ScheduledEvent, env: Env, _ctx: ScheduleContext) {
+    let service = match service::get(&env).await {
+        Ok(service) => service,
+        Err(error) => return console_error!("cron {}: {error}", event.cron()),
+    };
+    match service.api.tokens().delete_expired().await {
+        Ok(expired) => console_log!("cron {}: {} expired tokens deleted", event.cron(), expired.len()),
+        Err(error) => console_error!("cron {}: token expiry failed: {error}", event.cron()),
+    }
+    if let Some(sessions) = service.api.sessions() {
+        match sessions.cleanup_expired_sessions().await {
+            Ok(count) => console_log!("cron {}: {count} expired sessions deleted", event.cron()),
+            Err(error) => console_error!("cron {}: session cleanup failed: {error}", event.cron()),
+        }
+    }
+}

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Builds the browser package (crates/web) into www/pkg/ and reports its gzip size.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bindgen=$(bash scripts/tools.sh)
+cargo build --locked --release -p portcullis-web --target wasm32-unknown-unknown
+"$bindgen" --target web --out-dir www/pkg --out-name portcullis_web \
+  target/wasm32-unknown-unknown/release/portcullis_web.wasm
+raw=$(stat -c %s www/pkg/portcullis_web_bg.wasm)
+gz=$(gzip -9 -c www/pkg/portcullis_web_bg.wasm | wc -c)
+js=$(gzip -9 -c www/pkg/portcullis_web.js | wc -c)
+echo "web: portcullis_web_bg.wasm ${raw} bytes, ${gz} bytes gzip; glue JS ${js} bytes gzip; total $((gz + js)) bytes gzip (budget 204800)"
+if ((gz + js > 204800)); then
+  echo "web: the browser package is over its 200 KB gzip budget" >&2
+  exit 1
+fi
