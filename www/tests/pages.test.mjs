@@ -1,0 +1,134 @@
+// The two pages in Debian's Chromium, driven by playwright-core, against a real server
+// (BASE_URL) whose bootstrap token is BOOTSTRAP_TOKEN. Screenshots go to test-output/.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, mkdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium } from 'playwright-core';
+
+const BASE = process.env.BASE_URL;
+const BOOTSTRAP = process.env.BOOTSTRAP_TOKEN;
+const SHOTS = new URL('../../test-output/', import.meta.url).pathname;
+const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
+  '--disable-background-networking', '--disable-component-update', '--disable-sync'];
+
+let context;
+let profile;
+const pageErrors = [];
+
+async function api(method, path, token, body) {
+  const response = await fetch(`${BASE}${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+    signal: AbortSignal.timeout(10_000),
+  });
+  const text = await response.text();
+  assert.ok(response.ok, `${method} ${path}: ${response.status} ${text}`);
+  return text ? JSON.parse(text) : null;
+}
+
+async function newPage() {
+  const page = await context.newPage();
+  page.setDefaultTimeout(15_000);
+  page.on('pageerror', (error) => pageErrors.push(`${page.url()}: ${error.message}`));
+  page.on('console', (message) => {
+    if (message.type() === 'error') pageErrors.push(`${page.url()}: console: ${message.text()}`);
+  });
+  return page;
+}
+
+before(async () => {
+  assert.ok(BASE && BOOTSTRAP, 'BASE_URL and BOOTSTRAP_TOKEN must be set (scripts/browser-test.sh sets them)');
+  mkdirSync(SHOTS, { recursive: true });
+  profile = mkdtempSync(join(tmpdir(), 'portcullis-chromium-'));
+  context = await chromium.launchPersistentContext(profile, {
+    executablePath: '/usr/bin/chromium', headless: true, args: FLAGS, timeout: 60_000,
+  });
+});
+
+after(async () => {
+  await context?.close();
+  rmSync(profile, { recursive: true, force: true });
+  assert.deepEqual(pageErrors, [], 'the pages raised JavaScript errors');
+});
+
+async function inspect(page, token, fields = {}) {
+  await page.goto(`${BASE}/index.html`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.fill('#token', token);
+  for (const [id, value] of Object.entries(fields)) await page.fill(`#${id}`, value);
+  await page.click('#verify');
+  await page.waitForSelector('#rules tr');
+  const rules = await page.$$eval('#rules tr', (rows) => Object.fromEntries(rows.map((r) => [r.dataset.rule, r.dataset.outcome])));
+  const verdict = await page.textContent('#verdict');
+  return { rules, verdict };
+}
+
+test('a server-issued token verifies in the inspector; tampered, expired and wrong-audience ones fail the right rule', async () => {
+  const pair = await api('POST', '/auth/api/v1/sessions', BOOTSTRAP, { username: 'alice', scopes: ['user:token'] });
+  const page = await newPage();
+
+  const good = await inspect(page, pair.access_token);
+  assert.equal(good.verdict, 'The token passes every rule.');
+  for (const rule of ['signature', 'kid', 'exp', 'nbf', 'iss', 'aud', 'type']) assert.equal(good.rules[rule], 'pass', rule);
+  assert.match(await page.textContent('#key'), /"kty"/);
+  assert.match(await page.textContent('#expiry'), /expires in/);
+  await page.screenshot({ path: join(SHOTS, 'inspector.png'), fullPage: true });
+
+  const [head, body, sig] = pair.access_token.split('.');
+  const flipped = sig.slice(0, 5) + (sig[5] === 'A' ? 'B' : 'A') + sig.slice(6);
+  const tampered = await inspect(page, `${head}.${body}.${flipped}`);
+  assert.equal(tampered.rules.signature, 'fail');
+  assert.match(tampered.verdict, /NOT valid/);
+
+  const audience = await inspect(page, pair.access_token, { audience: 'someone-else' });
+  assert.equal(audience.rules.aud, 'fail');
+  assert.equal(audience.rules.signature, 'pass');
+
+  // An hour later in the page's clock, the 15-minute token has expired.
+  await page.clock.install({ time: Date.now() + 3600_000 });
+  const expired = await inspect(page, pair.access_token);
+  assert.equal(expired.rules.exp, 'fail');
+  assert.match(await page.textContent('#expiry'), /expired/);
+  await page.screenshot({ path: join(SHOTS, 'inspector-expired.png'), fullPage: true });
+  await page.close();
+});
+
+test('create, list and revoke a token in the manager', async () => {
+  const made = await api('POST', '/auth/api/v1/tokens', BOOTSTRAP, {
+    username: 'bob', token_type: 'user', token_name: 'browser-login', scopes: ['user:token'], email: 'bob@example.com',
+  });
+  const page = await newPage();
+  await page.goto(`${BASE}/tokens.html`);
+  await page.waitForSelector('body[data-ready="true"]');
+  await page.fill('#credential', made.token);
+  await page.click('#signin-form button[type="submit"]');
+  await page.waitForSelector('#signed-in:not([hidden])');
+  assert.match(await page.textContent('#whoami'), /Signed in as bob <bob@example.com>/);
+
+  await page.fill('#name', 'ci-token');
+  await page.fill('#scopes', 'user:token');
+  await page.click('#create-form button[type="submit"]');
+  await page.waitForSelector('#new-token:not([hidden])');
+  const secret = await page.textContent('#new-token-value');
+  assert.match(secret, /^pc-[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}$/);
+  await page.waitForSelector('#tokens tr:has-text("ci-token")');
+  await page.screenshot({ path: join(SHOTS, 'manager.png'), fullPage: true });
+
+  // A duplicate name gets a clear message.
+  await page.fill('#name', 'ci-token');
+  await page.click('#create-form button[type="submit"]');
+  await page.waitForSelector('#status.error');
+  assert.match(await page.textContent('#status'), /duplicate_token_name/);
+
+  page.once('dialog', (dialog) => dialog.accept());
+  await page.click('#tokens tr:has-text("ci-token") button.danger');
+  await page.waitForSelector('#tokens tr:has-text("ci-token")', { state: 'detached' });
+  await page.waitForSelector('#history tr[data-action="revoke"]');
+  // The revoked token no longer works.
+  const check = await fetch(`${BASE}/auth/api/v1/token-info`, { headers: { Authorization: `Bearer ${secret}` } });
+  assert.equal(check.status, 401);
+  await page.close();
+});
