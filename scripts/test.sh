@@ -5,9 +5,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 echo "== core, sessions, JWT and native backends: cargo test"
-# The component is a wasm32-wasip2 cdylib whose export names do not link natively; its tests
-# run under the real host (scripts/host-test.sh).
-cargo test --workspace --locked --exclude portcullis-component
+cargo test --workspace --locked
 
 echo "== the core builds for every host"
 cargo build --locked -p portcullis --target wasm32-unknown-unknown
