@@ -180,6 +180,24 @@ fn bad_requests_get_clear_4xx() {
 }
 
 #[test]
+fn the_bootstrap_token_is_refused_from_a_browser() {
+    run(async {
+        let (api, _h) = api().await;
+        for (name, value) in [("sec-fetch-mode", "cors"), ("origin", "http://127.0.0.1:8080")] {
+            let request = Request::builder()
+                .uri("/auth/api/v1/admin/metrics")
+                .header("authorization", format!("Bearer {BOOTSTRAP}"))
+                .header(name, value)
+                .body(Vec::new())
+                .unwrap();
+            let response = api.handle(request, None).await;
+            assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}");
+        }
+        assert_eq!(call(&api, Method::GET, "/auth/api/v1/admin/metrics", Some(BOOTSTRAP), None).await.status(), StatusCode::OK);
+    })
+}
+
+#[test]
 fn admin_endpoints() {
     run(async {
         let (api, h) = api().await;

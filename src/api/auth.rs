@@ -55,6 +55,12 @@ impl Api {
             Check::Fast => self.tokens.validate(token).await?,
             Check::Strict => self.tokens.validate_strict(token).await?,
         };
+        // The bootstrap token administers a deployment from operators' tools; a browser (which
+        // marks its requests with Sec-Fetch-* or Origin) never gets to use it.
+        let from_browser = r.headers.contains_key("sec-fetch-mode") || r.headers.contains_key(http::header::ORIGIN);
+        if data.username == crate::token::BOOTSTRAP_USERNAME && from_browser {
+            return Err(crate::RequestError::PermissionDenied("the bootstrap token cannot be used from a browser").into());
+        }
         Ok(data)
     }
 
