@@ -28,6 +28,7 @@ cat <<MSG
 worker-start: Portcullis on http://127.0.0.1:$port (local workerd, KV and D1 in $dir/state)
 worker-start: bootstrap token (admin): $token
   curl -H "Authorization: Bearer $token" http://127.0.0.1:$port/auth/api/v1/token-info
+worker-start: run the Cron trigger (expiry) with: curl http://127.0.0.1:$port/__scheduled
 MSG
 exec "$wrangler" dev --local --ip 127.0.0.1 --port "$port" --persist-to "$dir/state" --env-file "$vars" \
-  --show-interactive-dev-session=false
+  --test-scheduled --show-interactive-dev-session=false
