@@ -15,16 +15,9 @@ fi
 out=target/worker-bundle/$flavour
 export CARGO_TARGET_DIR=${PORTCULLIS_WORKER_TARGET_DIR:-$PWD/target/worker}
 
-# wasm-bindgen's CLI must match the wasm-bindgen crate exactly. Installed into .tools/, where
-# scripts/tools.sh (the browser build) looks for the same binary.
-version=$(awk '/^name = "wasm-bindgen"$/ { getline; gsub(/version = |"/, ""); print; exit }' Cargo.lock)
-# WASM_BINDGEN_BIN overrides (as for worker-build).
-bindgen=${WASM_BINDGEN_BIN:-$PWD/.tools/bin/wasm-bindgen}
-if [[ -z ${WASM_BINDGEN_BIN:-} ]] && { [[ ! -x $bindgen ]] || [[ "$("$bindgen" --version 2>/dev/null)" != "wasm-bindgen $version" ]]; }; then
-  echo "worker-build: installing wasm-bindgen-cli $version into .tools/ (a few minutes, once)"
-  # Without --locked: the CLI's own lockfile pins a yanked crate.
-  cargo install --quiet wasm-bindgen-cli --version "=$version" --root "$PWD/.tools"
-fi
+# wasm-bindgen's CLI at exactly the version in Cargo.lock, from scripts/tools.sh (installed once
+# into .tools/ with `cargo install`, shared with the browser build); WASM_BINDGEN_BIN overrides.
+bindgen=${WASM_BINDGEN_BIN:-$(bash scripts/tools.sh)}
 
 start=$(date +%s)
 echo "worker-build: cargo build ($flavour)"

@@ -10,38 +10,55 @@
 import { describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import http from "node:http";
+import https from "node:https";
 
 /** A fresh valid username. */
 export function username(prefix = "u") {
   return `${prefix}${randomBytes(5).toString("hex")}`;
 }
 
-/** A client for `baseUrl`: `call(method, path, {token, json, body, headers})`. */
+/**
+ * A client for `baseUrl`: `call(method, path, {token, json, body, headers})` ->
+ * `{status, headers, data, text}`. It speaks plain HTTP through node:http, not fetch: fetch marks
+ * every request `Sec-Fetch-Mode: cors`, as a browser would, and the bootstrap token is refused on
+ * browser requests.
+ */
 export function client(baseUrl) {
-  return async function call(method, path, { token, json, body, headers = {} } = {}) {
+  return function call(method, path, { token, json, body, headers = {} } = {}) {
     const h = { ...headers };
     if (token) h.authorization = `Bearer ${token}`;
     if (json !== undefined) {
       h["content-type"] = "application/json";
       body = JSON.stringify(json);
     }
-    const response = await fetch(`${baseUrl}${path}`, {
-      method,
-      headers: h,
-      body,
-      redirect: "manual",
-      signal: AbortSignal.timeout(15_000),
+    if (body !== undefined) h["content-length"] = Buffer.byteLength(body);
+    const url = new URL(path, baseUrl);
+    return new Promise((resolve, reject) => {
+      const req = (url.protocol === "https:" ? https : http).request(url, { method, headers: h, timeout: 15_000, agent: false }, (res) => {
+        const chunks = [];
+        res.on("data", (c) => chunks.push(c));
+        res.on("error", reject);
+        res.on("end", () => {
+          const text = Buffer.concat(chunks).toString("utf8");
+          let data = null;
+          try {
+            data = text ? JSON.parse(text) : null;
+          } catch {
+            data = text;
+          }
+          resolve({ status: res.statusCode, headers: new Headers(flatten(res.headers)), data, text });
+        });
+      });
+      req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer in 15 s`)));
+      req.on("error", reject);
+      req.end(body);
     });
-    const text = await response.text();
-    let data = null;
-    try {
-      data = text ? JSON.parse(text) : null;
-    } catch {
-      data = text;
-    }
-    return { status: response.status, headers: response.headers, data, text };
   };
 }
+
+const flatten = (headers) =>
+  Object.entries(headers).flatMap(([k, v]) => (Array.isArray(v) ? v.map((x) => [k, x]) : [[k, String(v)]]));
 
 export const errorType = (r) => r.data?.detail?.[0]?.type;
 
@@ -66,6 +83,12 @@ export function httpSuite({ baseUrl, bootstrapToken, jwt = true }) {
       const r = await call("GET", "/health");
       assert.equal(r.status, 200);
       assert.deepEqual(r.data, { status: "ok" });
+    });
+
+    test("the bootstrap token is refused on a browser's request", async () => {
+      const r = await call("GET", "/auth/api/v1/token-info", { token: bootstrapToken, headers: { origin: "https://evil.example" } });
+      assert.equal(r.status, 403);
+      assert.equal(errorType(r), "permission_denied");
     });
 
     test("the bootstrap token creates a user token; /auth answers 200, 403 and 401", async () => {

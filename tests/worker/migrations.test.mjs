@@ -24,7 +24,7 @@ test("after the migrations are applied the same Worker serves", async () => {
   assert.deepEqual(rows, [{ version: 1, name: "tokens" }, { version: 2, name: "sessions" }]);
   let status;
   for (let i = 0; i < 50 && status !== 200; i++) {
-    status = (await call("GET", "/health")).status;
+    status = await call("GET", "/health").then((r) => r.status, (e) => e.message);
     if (status !== 200) await new Promise((ok) => setTimeout(ok, 100));
   }
   assert.equal(status, 200);

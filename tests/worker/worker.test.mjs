@@ -31,6 +31,15 @@ describe("Worker-specific", () => {
     return r.data.token;
   }
 
+  test("storage contract on the real D1 and KV bindings", async () => {
+    // Integers past 2^31 and up to 2^53, blobs, column order, typed constraint errors, atomic
+    // batches with per-statement change counts; KV bytes, TTLs under 60 s, prefix listing.
+    const r = await call("GET", "/__test/storage-contract");
+    assert.equal(r.status, 200, r.text);
+    assert.deepEqual(r.data.failures, []);
+    assert.ok(r.data.checks >= 15, r.text);
+  });
+
   test("KV TTL under 60 s is clamped, and the record still expires at its own time", async () => {
     const user = username("ttl");
     const token = await expiringToken(user, 330);

@@ -22,7 +22,7 @@ use worker::{console_error, console_log, event, Context, Env, Request, Response,
 #[event(fetch)]
 async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
     #[cfg(feature = "test-hooks")]
-    if let Some(response) = test_hooks::route(&req)? {
+    if let Some(response) = test_hooks::route(&req, &env).await? {
         return Ok(response);
     }
     let method = req.inner().method();
