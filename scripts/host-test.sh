@@ -21,3 +21,10 @@ echo "== HTTP suite on portcullis serve, embedding example"
 cargo test --locked -p portcullis-host -p portcullis-embed-example -- --nocapture 2>&1 \
   | grep -v -E '^(GET|POST|PATCH|DELETE|PUT) /.* [0-9]{3} [0-9.]+ms' || true
 test "${PIPESTATUS[0]}" -eq 0
+
+echo "== two portcullis serve processes on PostgreSQL + Redis (loopback servers, stopped on exit)"
+# Ports and state of their own, so this can run beside scripts/test.sh.
+export PORTCULLIS_SERVICES_DIR=/tmp/portcullis-host-services PORTCULLIS_PG_PORT=55433 PORTCULLIS_REDIS_PORT=56380
+trap 'bash scripts/services.sh stop' EXIT
+eval "$(bash scripts/services.sh start)"
+cargo test --locked -p portcullis-host --features networked-tests --test shared

@@ -1,8 +1,6 @@
 //! `portcullis-embed-example COMPONENT DATA_DIR TOKEN`: validates TOKEN against the data
 //! directory of a `portcullis serve` (stopped or running) by calling the component directly.
 
-use std::sync::Arc;
-
 use portcullis_embed_example::Plugin;
 use portcullis_host::Storage;
 use portcullis_native::{SqliteKv, SqliteSql};
@@ -19,7 +17,7 @@ async fn main() -> anyhow::Result<()> {
     let kv = SqliteKv::open(&data.join("kv.sqlite"))?;
     let keys = std::fs::read_to_string(data.join("encryption-keys"))?.lines().collect::<Vec<_>>().join(",");
     let settings = [("PORTCULLIS_ENCRYPTION_KEYS".to_owned(), keys)];
-    let mut plugin = Plugin::load(component.as_ref(), Some(&data.join("cache")), Storage { kv: Arc::new(kv), sql: Arc::new(sql) }, &settings).await?;
+    let mut plugin = Plugin::load(component.as_ref(), Some(&data.join("cache")), Storage::local(kv, sql), &settings).await?;
     match plugin.validate(token).await? {
         Ok(data) => println!("valid: {} ({}) scopes {:?}", data.username, data.token_type, data.scopes),
         Err(failure) => {

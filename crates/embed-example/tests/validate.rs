@@ -4,7 +4,6 @@
 use std::path::PathBuf;
 use std::process::Command;
 use std::rc::Rc;
-use std::sync::Arc;
 
 use portcullis::{migrate, EncryptionKey, Env, KeyRing, TokenConfig, TokenService, UserInfo};
 use portcullis_embed_example::Plugin;
@@ -41,7 +40,7 @@ async fn the_component_validates_what_the_core_minted() {
     let token = service.encode(&token);
 
     let settings = [("PORTCULLIS_ENCRYPTION_KEYS".to_owned(), key.to_spec())];
-    let storage = Storage { kv: Arc::new(kv), sql: Arc::new(sql) };
+    let storage = Storage::local(kv, sql);
     let component = component();
     let cache = component.parent().unwrap().join("../../tmp/portcullis-embed-example-cache");
     let mut plugin = Plugin::load(&component, Some(&cache), storage, &settings).await.unwrap();

@@ -5,8 +5,9 @@
 wasmtime::component::bindgen!({
     path: "../../wit",
     world: "portcullis:auth/managed",
-    // Backend errors are returned to the guest as WIT error values; host faults trap.
-    imports: { default: trappable },
+    // Backend failures are returned to the guest as WIT error values; host faults trap. Async,
+    // so networked backends (PostgreSQL, Redis) wait without blocking a runtime thread.
+    imports: { default: async | trappable },
     exports: { default: async },
 });
 

@@ -21,6 +21,10 @@ options of every command:
   --data DIR        data directory, created on first run; default $PORTCULLIS_HOST_DATA or ./portcullis-data
   --component PATH  the component; default $PORTCULLIS_HOST_COMPONENT, then next to the binary,
                     then target/wasm32-wasip2/release/portcullis_component.wasm
+  --sql URL         sqlite (default, in DIR) or postgres://user@host:port/db; default $PORTCULLIS_HOST_SQL
+  --kv URL          sqlite (default, in DIR) or redis://host:port/db; default $PORTCULLIS_HOST_KV
+                    (several `serve` processes share state through PostgreSQL and Redis; give them
+                    the same PORTCULLIS_ENCRYPTION_KEYS, or the same data directory)
 
 environment: PORTCULLIS_HOST_CACHE_DIR holds compiled components (default DIR/cache).
 
@@ -40,6 +44,10 @@ pub struct Options {
     pub command: Command,
     pub data: PathBuf,
     pub component: Option<PathBuf>,
+    /// `sqlite` (default: in the data directory) or `postgres://...`.
+    pub sql: Option<String>,
+    /// `sqlite` (default: in the data directory) or `redis://...`.
+    pub kv: Option<String>,
 }
 
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options> {
@@ -47,6 +55,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options> {
     let name = args.next().unwrap_or_else(|| "help".into());
     let mut data = std::env::var_os("PORTCULLIS_HOST_DATA").map(PathBuf::from).unwrap_or_else(|| "portcullis-data".into());
     let mut component = None;
+    let mut sql = std::env::var("PORTCULLIS_HOST_SQL").ok();
+    let mut kv = std::env::var("PORTCULLIS_HOST_KV").ok();
     let mut listen: SocketAddr = "127.0.0.1:8080".parse().expect("a valid address");
     let mut expire_every = 300;
     let mut fix = false;
@@ -55,6 +65,8 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options> {
         match arg.as_str() {
             "--data" => data = value("a directory")?.into(),
             "--component" => component = Some(value("a path")?.into()),
+            "--sql" => sql = Some(value("sqlite or a postgres:// URL")?),
+            "--kv" => kv = Some(value("sqlite or a redis:// URL")?),
             "--listen" if name == "serve" => listen = value("an address")?.parse().context("--listen")?,
             "--expire-interval" if name == "serve" => expire_every = value("seconds")?.parse().context("--expire-interval")?,
             "--fix" if name == "audit" => fix = true,
@@ -70,5 +82,5 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options> {
         "help" | "--help" | "-h" => Command::Help,
         other => bail!("unknown command {other:?}"),
     };
-    Ok(Options { command, data, component })
+    Ok(Options { command, data, component, sql, kv })
 }

@@ -18,10 +18,10 @@ mod storage;
 pub use bindings::{AuditIssue, Failure, Managed, ManagedPre, TokenData};
 pub use cache::load_component;
 pub use http_hooks::DenyOutgoingHttp;
-pub use storage::Storage;
+pub use storage::{KvBackend, SqlBackend, Storage};
 
 /// Adds the `kv` and `sql` imports, backed by the [`Storage`] that `get` finds in the store.
-pub fn add_to_linker<T: 'static>(
+pub fn add_to_linker<T: Send + 'static>(
     linker: &mut wasmtime::component::Linker<T>,
     get: fn(&mut T) -> &mut Storage,
 ) -> wasmtime::Result<()> {

@@ -12,15 +12,18 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context as _, Result};
-use portcullis_native::{SqliteKv, SqliteSql};
+use portcullis_native::{PostgresSql, RedisKv, SqliteKv, SqliteSql};
 
 use crate::cli::{Command, Options};
 use crate::data_dir::DataDir;
 use crate::runtime::Runtime;
-use portcullis_host::Storage;
+use portcullis_host::{KvBackend, SqlBackend, Storage};
 
 /// Where `cargo build -p portcullis-component --target wasm32-wasip2 --release` puts it,
 /// relative to the target directory that holds this binary.
+/// Connections of the PostgreSQL pool of one process.
+const POSTGRES_CONNECTIONS: usize = 16;
+
 const COMPONENT_IN_TARGET: &str = "wasm32-wasip2/release/portcullis_component.wasm";
 
 fn main() {
@@ -54,26 +57,19 @@ fn run(options: Options) -> Result<()> {
             println!("portcullis: new primary encryption key {id}; restart `portcullis serve`, then run `portcullis audit --fix` to reseal old records");
             Ok(())
         }
-        Command::Serve { listen, expire_every } => {
-            let runtime = start(&options.component, &data)?;
+        Command::Serve { listen, expire_every } => tokio_runtime()?.block_on(async {
+            let runtime = start(&options, &data).await?;
             let expire_every = (expire_every > 0).then(|| Duration::from_secs(expire_every));
-            tokio_runtime()?.block_on(async {
-                runtime.migrate().await.context("migrating the database")?;
-                serve::serve(runtime, serve::ServeOptions { listen, expire_every }).await
-            })
-        }
-        Command::Expire => {
-            let runtime = start(&options.component, &data)?;
-            tokio_runtime()?.block_on(async {
-                runtime.migrate().await?;
-                println!("portcullis: expired {} tokens", runtime.expire().await?);
-                Ok(())
-            })
-        }
+            serve::serve(runtime, serve::ServeOptions { listen, expire_every }).await
+        }),
+        Command::Expire => tokio_runtime()?.block_on(async {
+            let runtime = start(&options, &data).await?;
+            println!("portcullis: expired {} tokens", runtime.expire().await?);
+            Ok(())
+        }),
         Command::Audit { fix } => {
-            let runtime = start(&options.component, &data)?;
             tokio_runtime()?.block_on(async {
-                runtime.migrate().await?;
+                let runtime = start(&options, &data).await?;
                 let issues = runtime.audit(fix).await?;
                 for issue in &issues {
                     let fixed = if issue.fixed { "fixed" } else { "found" };
@@ -91,14 +87,25 @@ fn tokio_runtime() -> Result<tokio::runtime::Runtime> {
 }
 
 /// Opens the storage and loads the component.
-fn start(component: &Option<PathBuf>, data: &DataDir) -> Result<Runtime> {
-    let component = find_component(component.as_deref())?;
-    let sql = SqliteSql::open(&data.sql_path()?).context("opening the SQL database")?;
-    let kv = SqliteKv::open(&data.kv_path()?).context("opening the KV database")?;
-    let storage = Storage { kv: Arc::new(kv), sql: Arc::new(sql) };
+async fn start(options: &Options, data: &DataDir) -> Result<Runtime> {
+    let component = find_component(options.component.as_deref())?;
+    let sql = match options.sql.as_deref() {
+        None | Some("sqlite") => SqlBackend::Local(Arc::new(SqliteSql::open(&data.sql_path()?).context("opening the SQL database")?)),
+        Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+            SqlBackend::Postgres(PostgresSql::connect(url, POSTGRES_CONNECTIONS).context("--sql")?)
+        }
+        Some(other) => bail!("--sql takes sqlite or postgres://..., not {other:?}"),
+    };
+    let kv = match options.kv.as_deref() {
+        None | Some("sqlite") => KvBackend::Local(Arc::new(SqliteKv::open(&data.kv_path()?).context("opening the KV database")?)),
+        Some(url) if url.starts_with("redis://") => KvBackend::Redis(RedisKv::connect(url).await.context("--kv")?),
+        Some(other) => bail!("--kv takes sqlite or redis://..., not {other:?}"),
+    };
     let env = settings::guest_env(data)?;
     let cache = std::env::var_os("PORTCULLIS_HOST_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| data.cache_dir());
-    Runtime::load(&component, Some(&cache), storage, env)
+    let runtime = Runtime::load(&component, Some(&cache), Storage { kv, sql }, env)?;
+    runtime.migrate().await.context("migrating the database")?;
+    Ok(runtime)
 }
 
 /// `--component`, else `$PORTCULLIS_HOST_COMPONENT`, else `portcullis_component.wasm` next to

@@ -1,5 +1,5 @@
-//! The `kv` and `sql` imports, backed by the core's storage traits (SQLite and the SQLite KV
-//! of `portcullis-native` by default).
+//! The `kv` and `sql` imports over the storage backends: SQLite files and the SQLite KV by
+//! default, PostgreSQL and Redis when several host processes share state.
 //!
 //! As in wasmtime's `wasi-keyvalue`: guest input is clamped, backend failures go back to the
 //! guest as WIT error values, and only host faults trap.
@@ -7,7 +7,8 @@
 use std::sync::Arc;
 
 use futures::executor::block_on;
-use portcullis::{Dialect, Kv, Sql, Statement, StoreError, Value};
+use portcullis::{Dialect, KeyPage, Kv, QueryResult, Sql, Statement, StoreError, Value};
+use portcullis_native::{PostgresSql, RedisKv};
 
 use crate::bindings::portcullis::auth::{kv, sql};
 
@@ -20,11 +21,97 @@ const MAX_BATCH: usize = 1000;
 /// Longest statement.
 const MAX_STATEMENT_BYTES: usize = 64 * 1024;
 
+/// A key-value backend.
+#[derive(Clone)]
+pub enum KvBackend {
+    /// A store whose futures finish without a reactor (SQLite KV, memory): driven in place.
+    Local(Arc<dyn Kv + Send + Sync>),
+    /// Redis, awaited on the host's runtime.
+    Redis(RedisKv),
+}
+
+/// A SQL backend.
+#[derive(Clone)]
+pub enum SqlBackend {
+    /// A database whose futures finish without a reactor (SQLite): driven in place.
+    Local(Arc<dyn Sql + Send + Sync>),
+    /// PostgreSQL, awaited on the host's runtime.
+    Postgres(PostgresSql),
+}
+
 /// The storage one host process serves with; cloned into every store.
 #[derive(Clone)]
 pub struct Storage {
-    pub kv: Arc<dyn Kv + Send + Sync>,
-    pub sql: Arc<dyn Sql + Send + Sync>,
+    pub kv: KvBackend,
+    pub sql: SqlBackend,
+}
+
+impl Storage {
+    /// Storage on local backends (SQLite, memory).
+    pub fn local(kv: impl Kv + Send + Sync + 'static, sql: impl Sql + Send + Sync + 'static) -> Storage {
+        Storage { kv: KvBackend::Local(Arc::new(kv)), sql: SqlBackend::Local(Arc::new(sql)) }
+    }
+}
+
+impl KvBackend {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self {
+            KvBackend::Local(kv) => block_on(kv.get(key)),
+            KvBackend::Redis(redis) => redis.get_send(key).await,
+        }
+    }
+
+    async fn set(&self, key: &str, value: &[u8], ttl_seconds: Option<u64>) -> Result<(), StoreError> {
+        match (self, ttl_seconds) {
+            (KvBackend::Local(kv), None) => block_on(kv.set(key, value)),
+            (KvBackend::Local(kv), Some(ttl)) => block_on(kv.set_with_ttl(key, value, ttl)),
+            (KvBackend::Redis(redis), ttl) => redis.set_send(key, value, ttl).await,
+        }
+    }
+
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        match self {
+            KvBackend::Local(kv) => block_on(kv.delete(key)),
+            KvBackend::Redis(redis) => redis.delete_send(key).await,
+        }
+    }
+
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        match self {
+            KvBackend::Local(kv) => block_on(kv.exists(key)),
+            KvBackend::Redis(redis) => redis.exists_send(key).await,
+        }
+    }
+
+    async fn list_keys(&self, prefix: &str, cursor: Option<&str>) -> Result<KeyPage, StoreError> {
+        match self {
+            KvBackend::Local(kv) => block_on(kv.list_keys(prefix, cursor)),
+            KvBackend::Redis(redis) => redis.list_keys_send(prefix, cursor).await,
+        }
+    }
+}
+
+impl SqlBackend {
+    async fn execute(&self, statement: &str, params: &[Value]) -> Result<QueryResult, StoreError> {
+        match self {
+            SqlBackend::Local(sql) => block_on(sql.execute(statement, params)),
+            SqlBackend::Postgres(pg) => pg.execute_send(statement, params).await,
+        }
+    }
+
+    async fn batch(&self, statements: &[Statement]) -> Result<Vec<u64>, StoreError> {
+        match self {
+            SqlBackend::Local(sql) => block_on(sql.batch(statements)),
+            SqlBackend::Postgres(pg) => pg.batch_send(statements).await,
+        }
+    }
+
+    fn dialect(&self) -> Dialect {
+        match self {
+            SqlBackend::Local(sql) => sql.dialect(),
+            SqlBackend::Postgres(_) => Dialect::Postgres,
+        }
+    }
 }
 
 fn kv_error(e: StoreError) -> kv::Error {
@@ -51,34 +138,47 @@ fn check_value(value: &[u8]) -> Result<(), kv::Error> {
 type KvResult<T> = wasmtime::Result<Result<T, kv::Error>>;
 
 impl kv::Host for Storage {
-    fn get(&mut self, key: String) -> KvResult<Option<Vec<u8>>> {
-        Ok(check_key(&key).and_then(|()| block_on(self.kv.get(&key)).map_err(kv_error)))
+    async fn get(&mut self, key: String) -> KvResult<Option<Vec<u8>>> {
+        if let Err(e) = check_key(&key) {
+            return Ok(Err(e));
+        }
+        Ok(self.kv.get(&key).await.map_err(kv_error))
     }
 
-    fn set(&mut self, key: String, value: Vec<u8>) -> KvResult<()> {
-        Ok(check_key(&key).and_then(|()| check_value(&value)).and_then(|()| block_on(self.kv.set(&key, &value)).map_err(kv_error)))
+    async fn set(&mut self, key: String, value: Vec<u8>) -> KvResult<()> {
+        if let Err(e) = check_key(&key).and_then(|()| check_value(&value)) {
+            return Ok(Err(e));
+        }
+        Ok(self.kv.set(&key, &value, None).await.map_err(kv_error))
     }
 
-    fn set_with_ttl(&mut self, key: String, value: Vec<u8>, ttl_seconds: u64) -> KvResult<()> {
-        let ttl = ttl_seconds.max(1);
-        Ok(check_key(&key)
-            .and_then(|()| check_value(&value))
-            .and_then(|()| block_on(self.kv.set_with_ttl(&key, &value, ttl)).map_err(kv_error)))
+    async fn set_with_ttl(&mut self, key: String, value: Vec<u8>, ttl_seconds: u64) -> KvResult<()> {
+        if let Err(e) = check_key(&key).and_then(|()| check_value(&value)) {
+            return Ok(Err(e));
+        }
+        Ok(self.kv.set(&key, &value, Some(ttl_seconds.max(1))).await.map_err(kv_error))
     }
 
-    fn delete(&mut self, key: String) -> KvResult<()> {
-        Ok(check_key(&key).and_then(|()| block_on(self.kv.delete(&key)).map_err(kv_error)))
+    async fn delete(&mut self, key: String) -> KvResult<()> {
+        if let Err(e) = check_key(&key) {
+            return Ok(Err(e));
+        }
+        Ok(self.kv.delete(&key).await.map_err(kv_error))
     }
 
-    fn exists(&mut self, key: String) -> KvResult<bool> {
-        Ok(check_key(&key).and_then(|()| block_on(self.kv.exists(&key)).map_err(kv_error)))
+    async fn exists(&mut self, key: String) -> KvResult<bool> {
+        if let Err(e) = check_key(&key) {
+            return Ok(Err(e));
+        }
+        Ok(self.kv.exists(&key).await.map_err(kv_error))
     }
 
-    fn list_keys(&mut self, prefix: String, cursor: Option<String>) -> KvResult<kv::KeyResponse> {
-        Ok(check_key(&prefix).and_then(|()| {
-            let page = block_on(self.kv.list_keys(&prefix, cursor.as_deref())).map_err(kv_error)?;
-            Ok(kv::KeyResponse { keys: page.keys, cursor: page.cursor })
-        }))
+    async fn list_keys(&mut self, prefix: String, cursor: Option<String>) -> KvResult<kv::KeyResponse> {
+        if let Err(e) = check_key(&prefix) {
+            return Ok(Err(e));
+        }
+        let page = self.kv.list_keys(&prefix, cursor.as_deref()).await;
+        Ok(page.map(|p| kv::KeyResponse { keys: p.keys, cursor: p.cursor }).map_err(kv_error))
     }
 }
 
@@ -120,18 +220,19 @@ fn check_statement(statement: &str) -> Result<(), sql::Error> {
 type SqlResult<T> = wasmtime::Result<Result<T, sql::Error>>;
 
 impl sql::Host for Storage {
-    fn execute(&mut self, statement: String, params: Vec<sql::Value>) -> SqlResult<sql::QueryResult> {
-        Ok(check_statement(&statement).and_then(|()| {
-            let params: Vec<Value> = params.into_iter().map(from_wit).collect();
-            let result = block_on(self.sql.execute(&statement, &params)).map_err(sql_error)?;
-            Ok(sql::QueryResult {
-                columns: result.columns,
-                rows: result.rows.into_iter().map(|r| sql::RowResult { values: r.values.into_iter().map(to_wit).collect() }).collect(),
-            })
+    async fn execute(&mut self, statement: String, params: Vec<sql::Value>) -> SqlResult<sql::QueryResult> {
+        if let Err(e) = check_statement(&statement) {
+            return Ok(Err(e));
+        }
+        let params: Vec<Value> = params.into_iter().map(from_wit).collect();
+        let result = self.sql.execute(&statement, &params).await.map_err(sql_error);
+        Ok(result.map(|r| sql::QueryResult {
+            columns: r.columns,
+            rows: r.rows.into_iter().map(|row| sql::RowResult { values: row.values.into_iter().map(to_wit).collect() }).collect(),
         }))
     }
 
-    fn batch(&mut self, statements: Vec<sql::StatementWithParams>) -> SqlResult<Vec<u64>> {
+    async fn batch(&mut self, statements: Vec<sql::StatementWithParams>) -> SqlResult<Vec<u64>> {
         if statements.len() > MAX_BATCH {
             return Ok(Err(sql::Error::Io(format!("more than {MAX_BATCH} statements in a batch"))));
         }
@@ -142,10 +243,10 @@ impl sql::Host for Storage {
             .into_iter()
             .map(|s| Statement::new(s.statement, s.params.into_iter().map(from_wit).collect()))
             .collect();
-        Ok(block_on(self.sql.batch(&statements)).map_err(sql_error))
+        Ok(self.sql.batch(&statements).await.map_err(sql_error))
     }
 
-    fn dialect(&mut self) -> wasmtime::Result<sql::SqlDialect> {
+    async fn dialect(&mut self) -> wasmtime::Result<sql::SqlDialect> {
         Ok(match self.sql.dialect() {
             Dialect::Sqlite => sql::SqlDialect::Sqlite,
             Dialect::Postgres => sql::SqlDialect::Postgres,

@@ -8,7 +8,11 @@ use common::Server;
 use serde_json::json;
 
 fn portcullis(data: &std::path::Path, args: &[&str]) -> String {
-    let output = Command::new(env!("CARGO_BIN_EXE_portcullis"))
+    let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
+    for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PORTCULLIS_")) {
+        command.env_remove(k);
+    }
+    let output = command
         .args(args)
         .arg("--data")
         .arg(data)

@@ -72,6 +72,11 @@ impl Server {
             .env("PORTCULLIS_HOST_CACHE_DIR", cache_dir())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        // Only the settings of this test: the core refuses unknown PORTCULLIS_* variables, and the
+        // test scripts export some of their own.
+        for (k, _) in std::env::vars().filter(|(k, _)| k.starts_with("PORTCULLIS_")) {
+            command.env_remove(k);
+        }
         for (k, v) in env {
             command.env(k, v);
         }
