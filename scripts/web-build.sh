@@ -3,8 +3,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bindgen=$(bash scripts/tools.sh)
-cargo build --locked --release -p portcullis-web --target wasm32-unknown-unknown
-"$bindgen" --target web --out-dir www/pkg --out-name portcullis_web \
+# opt-level z for this build only: smaller than the workspace's "s" after gzip.
+CARGO_PROFILE_RELEASE_OPT_LEVEL=z cargo build --locked --release -p portcullis-web --target wasm32-unknown-unknown
+"$bindgen" --target web --out-dir www/pkg --out-name portcullis_web --remove-name-section --remove-producers-section \
   target/wasm32-unknown-unknown/release/portcullis_web.wasm
 raw=$(stat -c %s www/pkg/portcullis_web_bg.wasm)
 gz=$(gzip -9 -c www/pkg/portcullis_web_bg.wasm | wc -c)
