@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The component under the wasmtime host: builds the component (release, wasm32-wasip2) and the
-# `portcullis` binary, then runs the HTTP suite against the real `portcullis serve` and the
-# embedding example. (`cargo test --workspace` runs the same tests; this is the focused entry.)
+# `portcullis` binary, then runs against the real `portcullis serve`: the host's Rust HTTP tests
+# and the embedding example (also part of `cargo test --workspace`), the shared node HTTP suite
+# on SQLite, and on PostgreSQL + Redis the suite again plus two processes sharing state.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -22,9 +23,13 @@ cargo test --locked -p portcullis-host -p portcullis-embed-example -- --nocaptur
   | grep -v -E '^(GET|POST|PATCH|DELETE|PUT) /.* [0-9]{3} [0-9.]+ms' || true
 test "${PIPESTATUS[0]}" -eq 0
 
-echo "== two portcullis serve processes on PostgreSQL + Redis (loopback servers, stopped on exit)"
+echo "== the shared HTTP suite (tests/http/suite.mjs) on portcullis serve, SQLite"
+node --test --test-timeout=300000 crates/host/tests/node/
+
+echo "== PostgreSQL + Redis (loopback servers, stopped on exit): shared HTTP suite, two serve processes"
 # Ports and state of their own, so this can run beside scripts/test.sh.
 export PORTCULLIS_SERVICES_DIR=/tmp/portcullis-host-services PORTCULLIS_PG_PORT=55433 PORTCULLIS_REDIS_PORT=56380
 trap 'bash scripts/services.sh stop' EXIT
 eval "$(bash scripts/services.sh start)"
+node --test --test-timeout=300000 crates/host/tests/node/
 cargo test --locked -p portcullis-host --features networked-tests --test shared
