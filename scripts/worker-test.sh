@@ -7,8 +7,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 export WRANGLER_SEND_METRICS=false CLOUDFLARE_CF_FETCH_ENABLED=false
-export CARGO_TARGET_DIR=${PORTCULLIS_WORKER_TARGET_DIR:-$PWD/target/worker}
 
+# Natively, in the workspace's target dir: after `cargo test --workspace` this is a no-op build.
 echo "== worker: adapter unit tests, migrations in sync (cargo test)"
 cargo test --locked -p portcullis-worker
 
