@@ -16,6 +16,9 @@ trap 'bash scripts/services.sh stop' EXIT
 eval "$(bash scripts/services.sh start)"
 cargo test --locked -p portcullis-native --features postgres,redis --test networked
 
+echo "== Worker on local workerd (the shared HTTP suite and the Worker's own tests)"
+bash scripts/worker-test.sh
+
 echo "== JWT interop with jose (node --test)"
 cargo build --locked -p portcullis-jwt-cli
 node --test tests/interop/
