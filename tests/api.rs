@@ -183,7 +183,7 @@ fn bad_requests_get_clear_4xx() {
 fn the_bootstrap_token_is_refused_from_a_browser() {
     run(async {
         let (api, _h) = api().await;
-        for (name, value) in [("sec-fetch-mode", "cors"), ("origin", "http://127.0.0.1:8080")] {
+        for (name, value) in [("sec-fetch-site", "same-origin"), ("origin", "http://127.0.0.1:8080")] {
             let request = Request::builder()
                 .uri("/auth/api/v1/admin/metrics")
                 .header("authorization", format!("Bearer {BOOTSTRAP}"))
@@ -194,6 +194,14 @@ fn the_bootstrap_token_is_refused_from_a_browser() {
             assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}");
         }
         assert_eq!(call(&api, Method::GET, "/auth/api/v1/admin/metrics", Some(BOOTSTRAP), None).await.status(), StatusCode::OK);
+        // Node's fetch marks its requests with Sec-Fetch-Mode only: an operator's script.
+        let node = Request::builder()
+            .uri("/auth/api/v1/admin/metrics")
+            .header("authorization", format!("Bearer {BOOTSTRAP}"))
+            .header("sec-fetch-mode", "cors")
+            .body(Vec::new())
+            .unwrap();
+        assert_eq!(api.handle(node, None).await.status(), StatusCode::OK);
     })
 }
 

@@ -56,8 +56,9 @@ impl Api {
             Check::Strict => self.tokens.validate_strict(token).await?,
         };
         // The bootstrap token administers a deployment from operators' tools; a browser (which
-        // marks its requests with Sec-Fetch-* or Origin) never gets to use it.
-        let from_browser = r.headers.contains_key("sec-fetch-mode") || r.headers.contains_key(http::header::ORIGIN);
+        // marks its requests with Sec-Fetch-Site, or Origin) never gets to use it. Node's fetch
+        // sends Sec-Fetch-Mode alone, so that one is not the mark.
+        let from_browser = r.headers.contains_key("sec-fetch-site") || r.headers.contains_key(http::header::ORIGIN);
         if data.username == crate::token::BOOTSTRAP_USERNAME && from_browser {
             return Err(crate::RequestError::PermissionDenied("the bootstrap token cannot be used from a browser").into());
         }
