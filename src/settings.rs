@@ -38,7 +38,8 @@ pub struct Settings {
     /// all verify (rotation with overlap). Made by the hosts' key commands.
     pub jwt_keys: Vec<String>,
     /// A passphrase from which an HS512 key is derived (the same on every start); used when
-    /// `jwt_keys` is empty.
+    /// `jwt_keys` is empty. Without either, Ed25519 keys are kept in SQL (sealed), made on
+    /// first use.
     pub jwt_secret: Option<String>,
     pub jwt_issuer: String,
     pub jwt_audience: String,
@@ -184,7 +185,7 @@ impl Settings {
     }
 
     /// The JWT keys: the sealed ones, else one derived from the passphrase; `None` when
-    /// neither is configured (the session endpoints then answer 404).
+    /// neither is configured (keys are then kept in SQL, generated on first use).
     pub fn jwt_keys(&self, ring: &KeyRing) -> Result<Option<JwtKeys>, Error> {
         let mut opened = Vec::new();
         for spec in &self.jwt_keys {
@@ -226,12 +227,12 @@ impl Settings {
     pub fn api(&self, env: Env) -> Result<Api, Error> {
         let ring = self.key_ring()?;
         let sessions = match self.jwt_keys(&ring)? {
-            Some(keys) => Some(JwtSessionManager::new(env.clone(), ring.clone(), keys, self.jwt_settings()?)),
-            None => None,
+            Some(keys) => JwtSessionManager::new(env.clone(), ring.clone(), keys, self.jwt_settings()?),
+            None => JwtSessionManager::with_stored_keys(env.clone(), ring.clone(), self.jwt_settings()?),
         };
         let tokens = TokenService::new(env, ring, self.token_config()?)?;
         let options = ApiOptions { realm: self.realm.clone(), max_body_bytes: self.max_body_bytes };
-        Ok(Api::new(tokens, options).with_sessions(sessions))
+        Ok(Api::new(tokens, options).with_sessions(Some(sessions)))
     }
 }
 

@@ -207,3 +207,27 @@ fn api_tokens_carry_datasets_and_can_be_revoked() {
         assert!(!m.invalidate_api_token(SessionRef::Jti(&user.jti)).await.unwrap());
     })
 }
+
+#[test]
+fn stored_keys_are_made_once_shared_and_rotated() {
+    run(async {
+        let h = Harness::new().await;
+        let a = JwtSessionManager::with_stored_keys(h.env.clone(), key_ring(), JwtSettings::default());
+        let first = login(&a, "alice").await;
+        let jwks = a.jwks().await.unwrap();
+        assert_eq!(jwks["keys"].as_array().unwrap().len(), 1);
+        assert_eq!(jwks["keys"][0]["crv"], "Ed25519");
+        // Another instance reads the same key from SQL (sealed there, never in clear).
+        let b = JwtSessionManager::with_stored_keys(h.env.clone(), key_ring(), JwtSettings::default());
+        assert!(b.validate_session(&first.access_token).await.is_ok());
+        assert_eq!(h.count("SELECT COUNT(*) FROM jwt_key").await, 1);
+        // Rotation on one: new tokens carry the new kid; the other picks it up; old tokens verify.
+        let kid = a.rotate_stored_key(Algorithm::Es256).await.unwrap();
+        let second = login(&a, "bob").await;
+        let header = portcullis::jwt::inspect(&second.access_token, &Default::default()).unwrap();
+        assert_eq!(header.header().kid.as_deref(), Some(kid.as_str()));
+        assert!(b.validate_session(&second.access_token).await.is_ok());
+        assert!(b.validate_session(&first.access_token).await.is_ok());
+        assert_eq!(b.jwks().await.unwrap()["keys"].as_array().unwrap().len(), 2);
+    })
+}

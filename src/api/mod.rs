@@ -124,7 +124,7 @@ impl Api {
             }
             [".well-known", "jwks.json"] => {
                 only(m, &[Method::GET], "GET")?;
-                self.jwks()
+                self.jwks().await
             }
             ["auth", "api", "v1", rest @ ..] => self.route_v1(r, rest).await,
             _ => Err(ApiError::NoRoute),

@@ -46,8 +46,11 @@ impl Api {
         self.sessions.as_ref().ok_or(ApiError::NoRoute)
     }
 
-    pub(crate) fn jwks(&self) -> Reply {
-        Ok(json(StatusCode::OK, &self.jwt()?.jwks()))
+    pub(crate) async fn jwks(&self) -> Reply {
+        let mut response = json(StatusCode::OK, &self.jwt()?.jwks().await?);
+        // Public keys: cacheable for a few minutes (rotation keeps old keys published).
+        response.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=300"));
+        Ok(response)
     }
 
     /// `POST /sessions`: a caller with `admin:session` starts a session for a user it has

@@ -6,11 +6,14 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use std::rc::Rc;
+
+use super::jwt_keys::KeySource;
 use super::store::{SessionLimits, SessionRow, SessionTable, WhenFull};
 use crate::crypto::KeyRing;
 use crate::env::{Env, UnixTime};
 use crate::error::{Error, Result, SessionError};
-use crate::jwt::{new_jti, JwtClaims, JwtError, JwtKeys, TokenType, ValidationOptions, Validator};
+use crate::jwt::{new_jti, Algorithm, JwtClaims, JwtError, JwtKeys, TokenType, ValidationOptions, Validator};
 use crate::store::record::Records;
 use crate::store::{keys, Statement, Value};
 
@@ -105,7 +108,7 @@ pub enum SessionRef<'a> {
 pub struct JwtSessionManager {
     env: Env,
     ring: KeyRing,
-    keys: JwtKeys,
+    keys: KeySource,
     settings: JwtSettings,
 }
 
@@ -114,8 +117,27 @@ fn db_error(e: crate::StoreError) -> Error {
 }
 
 impl JwtSessionManager {
+    /// A manager signing with `keys`.
     pub fn new(env: Env, ring: KeyRing, keys: JwtKeys, settings: JwtSettings) -> Self {
-        JwtSessionManager { env, ring, keys, settings }
+        JwtSessionManager { env, ring, keys: KeySource::Fixed(Rc::new(keys)), settings }
+    }
+
+    /// A manager whose keys live in SQL, sealed with `ring`: an Ed25519 key is generated on
+    /// first use and kept across restarts and instances.
+    pub fn with_stored_keys(env: Env, ring: KeyRing, settings: JwtSettings) -> Self {
+        JwtSessionManager { env, ring, keys: KeySource::stored(), settings }
+    }
+
+    /// Adds a new stored signing key of `algorithm` that becomes current; the others keep
+    /// verifying until retired. Returns its `kid`.
+    pub async fn rotate_stored_key(&self, algorithm: Algorithm) -> Result<String> {
+        let kid = super::jwt_keys::add_key(&self.env, &self.ring, algorithm, self.now()).await?;
+        self.keys.get(&self.env, &self.ring, true).await?;
+        Ok(kid)
+    }
+
+    async fn keys(&self) -> Result<Rc<JwtKeys>> {
+        self.keys.get(&self.env, &self.ring, false).await
     }
 
     pub fn settings(&self) -> &JwtSettings {
@@ -123,8 +145,8 @@ impl JwtSessionManager {
     }
 
     /// The public keys, as `/.well-known/jwks.json` publishes them.
-    pub fn jwks(&self) -> serde_json::Value {
-        self.keys.jwks()
+    pub async fn jwks(&self) -> Result<serde_json::Value> {
+        Ok(self.keys().await?.jwks())
     }
 
     fn now(&self) -> UnixTime {
@@ -143,9 +165,17 @@ impl JwtSessionManager {
         ValidationOptions::new(&self.settings.issuer, &self.settings.audience, kind).leeway(self.settings.leeway)
     }
 
-    /// Verifies signature and claims, mapping failures to the session error kinds.
-    fn verify(&self, token: &str, options: ValidationOptions) -> Result<JwtClaims> {
-        Validator::new(&self.keys, options).verify(token, self.now()).map(|v| v.into_claims()).map_err(session_error)
+    /// Verifies signature and claims, mapping failures to the session error kinds. An unknown
+    /// `kid` reloads stored keys once (another instance may have rotated).
+    async fn verify(&self, token: &str, options: ValidationOptions) -> Result<JwtClaims> {
+        let keys = self.keys().await?;
+        match Validator::new(&keys, options.clone()).verify(token, self.now()) {
+            Err(JwtError::UnknownKey { .. }) if matches!(self.keys, KeySource::Stored { .. }) => {
+                let keys = self.keys.get(&self.env, &self.ring, true).await?;
+                Validator::new(&keys, options).verify(token, self.now()).map(|v| v.into_claims()).map_err(session_error)
+            }
+            result => result.map(|v| v.into_claims()).map_err(session_error),
+        }
     }
 
     fn claims(&self, token_type: TokenType, sub: &str, iat: UnixTime, lifetime: u32, jti: &str) -> JwtClaims {
@@ -154,7 +184,7 @@ impl JwtSessionManager {
 
     /// Signs the pair for access `access` / refresh `refresh` as issued at their times, so a
     /// retry is answered with exactly the tokens the first call made.
-    fn sign_pair(&self, family: &str, username: &str, scopes: &[String], access: (&str, UnixTime), refresh: (&str, UnixTime)) -> Result<TokenPair> {
+    async fn sign_pair(&self, family: &str, username: &str, scopes: &[String], access: (&str, UnixTime), refresh: (&str, UnixTime)) -> Result<TokenPair> {
         let scope = serde_json::Value::from(scopes.join(" "));
         let access_claims = self
             .claims(TokenType::Access, username, access.1, self.settings.session_timeout, access.0)
@@ -164,9 +194,10 @@ impl JwtSessionManager {
             .claims(TokenType::Refresh, username, refresh.1, self.settings.refresh_timeout, refresh.0)
             .with_extra("sid", family.into())?
             .with_extra("scope", scope)?;
+        let keys = self.keys().await?;
         Ok(TokenPair {
-            access_token: self.keys.issue(&access_claims)?,
-            refresh_token: self.keys.issue(&refresh_claims)?,
+            access_token: keys.issue(&access_claims)?,
+            refresh_token: keys.issue(&refresh_claims)?,
             token_type: "Bearer",
             expires_in: access_claims.exp - self.now(),
         })
@@ -212,19 +243,19 @@ impl JwtSessionManager {
             let _ = self.env.kv.delete(&keys::jwt_session(gone)).await;
         }
         self.mark(&family, &access, username, access_exp).await?;
-        self.sign_pair(&family, username, &scopes, (&access, now), (&refresh, now))
+        self.sign_pair(&family, username, &scopes, (&access, now), (&refresh, now)).await
     }
 
     /// The user of a valid access token whose session is live.
     pub async fn validate_session(&self, token: &str) -> Result<JwtUser> {
-        let claims = self.verify(token, self.options(TokenType::Access))?;
+        let claims = self.verify(token, self.options(TokenType::Access)).await?;
         self.check_access(claims).await
     }
 
     /// The user of a valid access or API token (never a refresh token): what the HTTP API
     /// accepts as authentication.
     pub async fn authenticate(&self, token: &str) -> Result<JwtUser> {
-        let claims = self.verify(token, self.options(TokenType::Access).also_accept(TokenType::Api))?;
+        let claims = self.verify(token, self.options(TokenType::Access).also_accept(TokenType::Api)).await?;
         match claims.token_type {
             TokenType::Api => self.check_api(claims).await,
             _ => self.check_access(claims).await,
@@ -283,7 +314,7 @@ impl JwtSessionManager {
     /// within the grace window, the same refresh token gets the same new pair; after it, the
     /// whole family is revoked and [`SessionError::RefreshTokenReused`] returned.
     pub async fn refresh_session(&self, refresh_token: &str) -> Result<TokenPair> {
-        let claims = self.verify(refresh_token, self.options(TokenType::Refresh))?;
+        let claims = self.verify(refresh_token, self.options(TokenType::Refresh)).await?;
         let rng = &*self.env.rng;
         let (next_refresh, next_access) = (new_jti(rng), new_jti(rng));
         let now = self.now();
@@ -323,7 +354,7 @@ impl JwtSessionManager {
         if changed.first() == Some(&1) {
             let row = self.refresh_row(&next_refresh).await?.ok_or(SessionError::RefreshTokenNotFound)?;
             self.mark(&row.family, &next_access, &row.username, access_exp).await?;
-            return self.sign_pair(&row.family, &row.username, &row.scopes, (&next_access, now), (&next_refresh, now));
+            return self.sign_pair(&row.family, &row.username, &row.scopes, (&next_access, now), (&next_refresh, now)).await;
         }
         self.refresh_lost(old, now).await
     }
@@ -346,7 +377,7 @@ impl JwtSessionManager {
             let next = issued("SELECT issued FROM refresh_token WHERE jti = ? AND used_at IS NULL", successor).await?;
             let access_issued = issued("SELECT issued FROM access_token WHERE jti = ?", access).await?;
             if let (Some(refresh_issued), Some(access_issued)) = (next, access_issued) {
-                return self.sign_pair(&row.family, &row.username, &row.scopes, (access, access_issued), (successor, refresh_issued));
+                return self.sign_pair(&row.family, &row.username, &row.scopes, (access, access_issued), (successor, refresh_issued)).await;
             }
         }
         self.revoke_family(&row.family).await?;
@@ -392,7 +423,7 @@ impl JwtSessionManager {
     pub async fn invalidate_session(&self, session: SessionRef<'_>) -> Result<Option<String>> {
         let family = match session {
             SessionRef::Token(token) => {
-                let claims = self.verify(token, self.options(TokenType::Access))?;
+                let claims = self.verify(token, self.options(TokenType::Access)).await?;
                 claims.extra.get("sid").and_then(|v| v.as_str()).map(str::to_owned)
             }
             SessionRef::Jti(jti) => {
@@ -417,7 +448,7 @@ impl JwtSessionManager {
         let now = self.now();
         let datasets_json = serde_json::to_value(&datasets).expect("datasets serialize");
         let claims = self.claims(TokenType::Api, username, now, lifetime, &jti).with_extra("datasets", datasets_json.clone())?;
-        let token = self.keys.issue(&claims)?;
+        let token = self.keys().await?.issue(&claims)?;
         self.env
             .sql
             .execute(
@@ -431,7 +462,7 @@ impl JwtSessionManager {
     /// Revokes an API token given whole or by `jti`; returns whether it existed.
     pub async fn invalidate_api_token(&self, token: SessionRef<'_>) -> Result<bool> {
         let jti = match token {
-            SessionRef::Token(token) => self.verify(token, self.options(TokenType::Api))?.jti,
+            SessionRef::Token(token) => self.verify(token, self.options(TokenType::Api)).await?.jti,
             SessionRef::Jti(jti) => jti.to_owned(),
         };
         let r = self.env.sql.execute("DELETE FROM api_token WHERE jti = ? RETURNING jti", &[jti.as_str().into()]).await?;

@@ -2,6 +2,7 @@
 
 mod apicrud;
 mod jwt;
+mod jwt_keys;
 mod manager;
 mod store;
 

@@ -95,6 +95,17 @@ pub const MIGRATIONS: &[Migration] = &[Migration {
          created BIGINT NOT NULL, expires BIGINT NOT NULL)",
         "CREATE INDEX api_token_by_user ON api_token (username)",
     ],
+}, Migration {
+    version: 3,
+    name: "jwt_keys",
+    sqlite: &[
+        "CREATE TABLE jwt_key (kid TEXT PRIMARY KEY, alg TEXT NOT NULL, sealed BLOB NOT NULL, \
+         created INTEGER NOT NULL, retired INTEGER)",
+    ],
+    postgres: &[
+        "CREATE TABLE jwt_key (kid TEXT PRIMARY KEY, alg TEXT NOT NULL, sealed BYTEA NOT NULL, \
+         created BIGINT NOT NULL, retired BIGINT)",
+    ],
 }];
 
 const CREATE_VERSIONS: &str =
