@@ -122,6 +122,10 @@ describe("Worker-specific", () => {
     }
     // The state lives in KV and D1, not in the instance that was thrown away.
     assert.equal((await call("GET", "/auth?scope=read:all", { token })).status, 200);
+    // workerd's console output reaches wrangler's log asynchronously: wait for it (5 s at most).
+    for (let i = 0; i < 50 && !/re-instantiating the wasm module after a panic/.test(worker.logs()); i++) {
+      await new Promise((ok) => setTimeout(ok, 100));
+    }
     assert.match(worker.logs(), /re-instantiating the wasm module after a panic/);
   });
 });
