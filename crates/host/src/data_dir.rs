@@ -12,7 +12,6 @@ use portcullis_native::OsRandom;
 
 const KEYS_FILE: &str = "encryption-keys";
 const BOOTSTRAP_FILE: &str = "bootstrap-token";
-const JWT_SECRET_FILE: &str = "jwt-secret";
 
 pub struct DataDir {
     root: PathBuf,
@@ -81,20 +80,6 @@ impl DataDir {
         let token = Token::generate(&OsRandom).to_string_with_prefix(prefix);
         write_secret(&path, &format!("{token}\n"))?;
         Ok((token, true))
-    }
-}
-
-impl DataDir {
-    /// The passphrase the JWT signing key is derived from, generated on first use.
-    pub fn jwt_secret(&self) -> Result<String> {
-        let path = self.root.join(JWT_SECRET_FILE);
-        if !path.exists() {
-            let mut bytes = [0u8; 32];
-            portcullis::Random::fill(&OsRandom, &mut bytes);
-            let secret: String = bytes.iter().map(|b| format!("{b:02x}")).collect();
-            write_secret(&path, &format!("{secret}\n"))?;
-        }
-        Ok(read_secret(&path)?.trim().to_owned())
     }
 }
 

@@ -24,9 +24,6 @@ pub fn guest_env(data: &DataDir) -> Result<Vec<(String, String)>> {
         }
         vars.push(("PORTCULLIS_BOOTSTRAP_TOKEN".into(), token));
     }
-    if given.jwt_keys.is_empty() && given.jwt_secret.is_none() {
-        vars.push(("PORTCULLIS_JWT_SECRET".into(), data.jwt_secret()?));
-    }
     vars.push(("PORTCULLIS_HOST_CLIENT_IP_HEADER".into(), CLIENT_IP_HEADER.into()));
     let settings = Settings::from_env(vars.clone()).context("invalid settings")?;
     settings.key_ring().context("invalid encryption keys")?;

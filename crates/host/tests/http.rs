@@ -57,12 +57,12 @@ fn curl_session_on_a_fresh_data_directory() {
     assert_eq!(gone.header("www-authenticate"), Some("Bearer realm=\"portcullis\", error=\"invalid_token\""));
     assert_eq!(gone.error_type(), "invalid_token");
 
-    // The data directory's JWT secret makes the session endpoints work with no settings at all.
+    // The session endpoints work with no settings at all (the core keeps a generated JWT key).
     let session = server.request("POST", "/auth/api/v1/sessions", Some(&bootstrap), Some(&json!({"username": "carol"})));
     assert_eq!(session.status, 200, "{:?}", session.json());
     let access = session.json()["access_token"].as_str().unwrap().to_owned();
     assert_eq!(server.request("GET", "/auth/api/v1/token-info", Some(&access), None).status, 200);
-    assert!(std::fs::metadata(server.data_dir().join("jwt-secret")).is_ok());
+    assert_eq!(server.request("GET", "/.well-known/jwks.json", None, None).json()["keys"].as_array().map(Vec::len), Some(1));
 
     // One line per request with method, path, status and latency; no token in any of them
     // (the bootstrap token is printed once, on the run that creates it).
