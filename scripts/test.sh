@@ -19,6 +19,9 @@ cargo test --locked -p portcullis-native --features postgres,redis --test networ
 echo "== Worker on local workerd (the shared HTTP suite and the Worker's own tests)"
 bash scripts/worker-test.sh
 
+echo "== the pages in Chromium (browser package, inspector, token manager)"
+bash scripts/browser-test.sh
+
 echo "== JWT interop with jose (node --test)"
 cargo build --locked -p portcullis-jwt-cli
 node --test tests/interop/
