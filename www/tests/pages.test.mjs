@@ -98,6 +98,13 @@ test('a server-issued token verifies in the inspector; tampered, expired and wro
   assert.equal(tampered.rules.signature, 'fail');
   assert.match(tampered.verdict, /NOT valid/);
 
+  // Offline: the JWKS endpoint is unreachable, the cached copy still verifies.
+  await page.route('**/.well-known/jwks.json', (route) => route.abort('internetdisconnected'));
+  const offline = await inspect(page, pair.access_token);
+  assert.equal(offline.verdict, 'The token passes every rule.');
+  assert.match(await page.textContent('#status'), /cached JWKS/);
+  await page.unroute('**/.well-known/jwks.json');
+
   const audience = await inspect(page, pair.access_token, { audience: 'someone-else' });
   assert.equal(audience.rules.aud, 'fail');
   assert.equal(audience.rules.signature, 'pass');
