@@ -1,11 +1,23 @@
 #!/usr/bin/env bash
-# Runs Portcullis locally on the embedded default (`npm start`).
+# Runs Portcullis locally on the embedded default (`npm start`): the component on the wasmtime
+# host `portcullis serve`, with SQLite and the SQLite-backed KV in .data/host (created on the
+# first run with a generated encryption key and bootstrap token). Nothing else to install.
+# The same API on local workerd: `npm run start:worker`.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
-cat >&2 <<'MSG'
-Portcullis has no runnable host yet: the core library (tokens, storage contract, SQLite and
-embedded KV backends) is built and tested by `npm test`. `portcullis serve` (wasmtime host,
-SQLite + embedded KV) and the Worker on local workerd are the next milestones.
+echo "start: building the component and the host (release; the first build takes several minutes)"
+cargo build --locked --release --target wasm32-wasip2 -p portcullis-component
+cargo build --locked --release -p portcullis-host
+bin=target/release/portcullis
+data=.data/host
+port=${PORT:-8080}
+token=$("$bin" bootstrap-token --data "$data")
+cat <<MSG
+start: Portcullis on http://127.0.0.1:$port (SQLite + embedded KV in $data)
+start: bootstrap token (admin, keep it secret): $token
+  B=$token
+  curl -s -X POST localhost:$port/auth/api/v1/tokens -H "authorization: Bearer \$B" \\
+    -d '{"username":"alice","token_type":"user","token_name":"laptop","scopes":["user:token"]}'
 MSG
-exit 2
+exec "$bin" serve --data "$data" --listen "127.0.0.1:$port"
