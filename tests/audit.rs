@@ -141,3 +141,20 @@ fn records_sealed_with_a_retired_key_are_resealed() {
         assert!(service.validate(&token).await.is_ok());
     })
 }
+
+#[test]
+fn a_record_stored_under_another_key_is_malformed() {
+    run(async {
+        let h = Harness::new().await;
+        let (_, data) = h.login("alice", &["read:all"]).await;
+        // A valid record copied under another token's key (only a key holder or a bug can).
+        let theirs = h.kv.get(&format!("token:{}", data.key)).await.unwrap().unwrap();
+        let elsewhere = "token:QUJDREVGR0hJSktMTU5PUA";
+        let resealed = key_ring()
+            .seal(elsewhere.as_bytes(), &key_ring().open(format!("token:{}", data.key).as_bytes(), &theirs).unwrap(), &portcullis_native::OsRandom);
+        h.kv.set(elsewhere, &resealed).await.unwrap();
+        finds_and_fixes(&h, AuditKind::Malformed).await;
+        assert!(h.kv.get(elsewhere).await.unwrap().is_none());
+        assert!(h.kv.get(&format!("token:{}", data.key)).await.unwrap().is_some(), "the real record stays");
+    })
+}

@@ -28,7 +28,8 @@ pub enum AuditKind {
     Orphaned,
     /// Scopes no longer in the configuration. Fix: drop them.
     UnknownScopes,
-    /// A KV record that does not decrypt or parse. Fix: delete it.
+    /// A KV record that does not decrypt or parse, or describes another token than the one it
+    /// is stored under. Fix: delete it.
     Malformed,
     /// A record sealed with a key other than the primary one. Fix: seal it again.
     OldEncryptionKey,
@@ -79,17 +80,18 @@ impl TokenService {
             let Some(sealed) = self.env.kv.get(&kv_key).await? else { continue };
             let read: Read<StoredToken> = kv.records.decode(&kv_key, &sealed, now);
             let stored = match read {
-                Read::Valid(stored) => stored,
+                // A record must describe the token it is stored under.
+                Read::Valid(stored) if stored.data.key.as_str() == raw => stored,
                 Read::Expired | Read::Absent => continue,
-                Read::Malformed => {
+                Read::Valid(_) | Read::Malformed => {
                     let fixed = fix && self.env.kv.delete(&kv_key).await.is_ok();
-                    note(AuditKind::Malformed, &raw, "record does not decrypt or parse".into(), fixed);
+                    note(AuditKind::Malformed, &raw, "record does not decrypt, parse or match its key".into(), fixed);
                     continue;
                 }
             };
             in_kv.insert(stored.data.key.clone());
             let Some(row) = by_key.get(&stored.data.key) else {
-                let fixed = fix && kv.delete(&stored.data.key).await.is_ok();
+                let fixed = fix && self.env.kv.delete(&kv_key).await.is_ok();
                 note(AuditKind::MissingFromSql, &raw, "in KV but not in SQL".into(), fixed);
                 continue;
             };
