@@ -56,3 +56,39 @@ fn garbled_read_at(call: u64) {
         assert!(after.is_ok(), "audit(true) with call {call} garbled reported {report:?} and left the token {after:?}");
     });
 }
+
+/// base64 of [7; 32], an encryption key as a configuration holds it.
+const KEY_B64: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc";
+
+/// Found by tests/security.rs: a configuration with `encryption_keys` given as a string instead
+/// of a list (an easy slip in PORTCULLIS_CONFIG or a JSON file) is refused with serde's message,
+/// which quotes the value: the encryption key ends up in the error, and so in the host's log.
+#[test]
+#[ignore = "bug: Settings::from_json quotes a mistyped encryption key in its error message"]
+fn a_mistyped_encryption_key_is_not_quoted_in_the_configuration_error() {
+    let text = format!(r#"{{"encryption_keys": "k1:{KEY_B64}"}}"#);
+    let error = portcullis::Settings::from_json(&text).unwrap_err();
+    let message = format!("{error} / {error:?}");
+    assert!(!message.contains(KEY_B64), "{message}");
+    let vars = vec![("PORTCULLIS_CONFIG".to_owned(), text)];
+    let error = portcullis::Settings::from_env(vars).unwrap_err();
+    let message = format!("{error} / {error:?}");
+    assert!(!message.contains(KEY_B64), "{message}");
+}
+
+/// Found by tests/security.rs: `Settings` derives `Debug`, so `{:?}` of a loaded configuration
+/// prints the encryption keys, the bootstrap token and the JWT secret (STYLE: secrets redact
+/// `Debug`).
+#[test]
+#[ignore = "bug: Debug of Settings prints the encryption keys, bootstrap token and JWT secret"]
+fn settings_debug_redacts_secrets() {
+    let bootstrap = "pc-AAAAAAAAAAAAAAAAAAAAAA.c2VjcmV0LXNlY3JldC1zZQ";
+    let text = format!(
+        r#"{{"encryption_keys": ["k1:{KEY_B64}"], "bootstrap_token": "{bootstrap}", "jwt_secret": "correct horse battery staple"}}"#
+    );
+    let settings = portcullis::Settings::from_json(&text).unwrap();
+    let shown = format!("{settings:?}");
+    for secret in [KEY_B64, "c2VjcmV0LXNlY3JldC1zZQ", "correct horse"] {
+        assert!(!shown.contains(secret), "Debug shows {secret}: {shown}");
+    }
+}
