@@ -1,0 +1,99 @@
+// `/auth` on `portcullis serve` (embedded default: SQLite + embedded KV) vs a bare hyper server
+// answering 200, load from wrk in a separate process. Loopback only; every server is stopped at
+// the end. Each run is bounded: wrk -d SECONDS at 1, 16 and 64 connections.
+// Usage: node bench/http.mjs <target-dir> [seconds]   (prints one JSON line per case)
+import { spawn, execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+
+const target = resolve(process.argv[2] ?? 'target/bench');
+const SECONDS = Number(process.argv[3] ?? process.env.PORTCULLIS_BENCH_HTTP_SECONDS ?? 10);
+const CONNECTIONS = (process.env.PORTCULLIS_BENCH_CONNECTIONS ?? '1,16,64').split(',').map(Number);
+const children = [];
+process.on('exit', () => children.forEach((c) => c.kill('SIGTERM')));
+
+// The server's output goes to a file (not a pipe this process must drain: it logs every request).
+function start(cmd, args, env = {}, log) {
+  const fd = openSync(log, 'w');
+  const child = spawn(cmd, args, { env: { ...cleanEnv(), ...env }, stdio: ['ignore', fd, fd] });
+  closeSync(fd);
+  children.push(child);
+  return new Promise((ok, fail) => {
+    const started = Date.now();
+    const poll = setInterval(() => {
+      const m = /listening on (http:\/\/[0-9.:]+)/.exec(readFileSync(log, 'utf8').slice(0, 100_000));
+      if (m) { clearInterval(poll); ok({ child, url: m[1] }); }
+      else if (Date.now() - started > 120_000) { clearInterval(poll); fail(new Error(`${cmd} did not start in 120 s`)); }
+    }, 100);
+    child.on('exit', (code) => { clearInterval(poll); fail(new Error(`${cmd} exited ${code}: ${readFileSync(log, 'utf8').slice(-2000)}`)); });
+  });
+}
+
+function cleanEnv() {
+  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PORTCULLIS_')));
+}
+
+function stop(child) {
+  child.removeAllListeners('exit');
+  child.kill('SIGTERM');
+}
+
+/** wrk's requests/s and latency percentiles (ms). */
+// Asynchronous, so this process keeps draining the servers' output (one log line per request).
+async function wrk(url, connections, headers = []) {
+  const args = ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--latency', '--timeout', '5s'];
+  for (const h of headers) args.push('-H', h);
+  const { stdout: out } = await promisify(execFile)('wrk', [...args, url], { encoding: 'utf8', timeout: (SECONDS + 30) * 1000 });
+  const ms = (label) => {
+    const m = new RegExp(`^\\s*${label}%\\s+([0-9.]+)(us|ms|s)`, 'm').exec(out);
+    return m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : null;
+  };
+  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
+  return {
+    rps: Number(/Requests\/sec:\s+([0-9.]+)/.exec(out)[1]),
+    p50_ms: ms('50'), p99_ms: ms('99'),
+    errors: non2xx ? Number(non2xx[1]) : 0,
+  };
+}
+
+async function main() {
+  const data = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
+  try {
+    const bare = await start(join(target, 'release/bare-hyper'), ['127.0.0.1:0'], {}, join(data, 'bare-hyper.log'));
+    const baseline = {};
+    for (const c of CONNECTIONS) baseline[c] = await wrk(`${bare.url}/auth?scope=read:all`, c);
+    stop(bare.child);
+
+    const component = join(target, 'wasm32-wasip2/release/portcullis_component.wasm');
+    const serve = await start(join(target, 'release/portcullis'),
+      ['serve', '--listen', '127.0.0.1:0', '--data', join(data, 'data'), '--component', component],
+      { PORTCULLIS_HOST_CACHE_DIR: join(data, 'cache'), PORTCULLIS_KNOWN_SCOPES: 'read:all' }, join(data, 'serve.log'));
+    const bootstrap = readFileSync(join(data, 'data/bootstrap-token'), 'utf8').trim();
+    const made = await fetch(`${serve.url}/auth/api/v1/tokens`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${bootstrap}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ username: 'benchuser', token_type: 'user', token_name: 'bench', scopes: ['read:all'] }),
+    });
+    if (made.status !== 201) throw new Error(`creating the user token: ${made.status} ${await made.text()}`);
+    const { token } = await made.json();
+    const check = await fetch(`${serve.url}/auth?scope=read:all`, { headers: { authorization: `Bearer ${token}` } });
+    if (check.status !== 200) throw new Error(`/auth answered ${check.status}`);
+    for (const c of CONNECTIONS) {
+      const ours = await wrk(`${serve.url}/auth?scope=read:all`, c, [`Authorization: Bearer ${token}`]);
+      const base = baseline[c];
+      console.log(JSON.stringify({
+        bench: 'http-serve', connections: c, seconds: SECONDS,
+        ours_rps: ours.rps, ours_p50_ms: ours.p50_ms, ours_p99_ms: ours.p99_ms, ours_non2xx: ours.errors,
+        hyper_rps: base.rps, hyper_p50_ms: base.p50_ms, hyper_p99_ms: base.p99_ms,
+        ratio: +(ours.rps / base.rps).toFixed(3),
+      }));
+    }
+    stop(serve.child);
+  } finally {
+    rmSync(data, { recursive: true, force: true });
+  }
+}
+
+await main();

@@ -1,0 +1,89 @@
+// JWT validation in Node/V8: ours (the core compiled to wasm) vs jose 6 `jwtVerify`, same tokens,
+// same process. Sequential and with N in flight. Every measurement is bounded by time and count.
+// Usage: node bench/jwt-node.mjs <bench-binding-dir> <browser-package-dir> [seconds]   (prints one JSON line per case)
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { resolve } from 'node:path';
+import * as jose from 'jose';
+
+const require = createRequire(import.meta.url);
+const bindingDir = resolve(process.argv[2] ?? 'target/bench/node-pkg');
+const { BenchVerifier } = require(`${bindingDir}/portcullis_bench.js`);
+const webDir = resolve(process.argv[3] ?? 'www/pkg');
+const { default: initWeb, Verifier } = await import(`${webDir}/portcullis_web.js`);
+const SECONDS = Number(process.argv[4] ?? process.env.PORTCULLIS_BENCH_SECONDS ?? 2);
+const MAX_OPS = 5_000_000;
+const IN_FLIGHT = 64;
+const ISS = 'https://auth.example', AUD = 'api';
+
+await initWeb({ module_or_path: readFileSync(`${webDir}/portcullis_web_bg.wasm`) });
+
+async function sequential(fn) {
+  for (let i = 0; i < 200; i++) await fn();
+  const start = performance.now(), end = start + SECONDS * 1000;
+  let n = 0;
+  while (n < MAX_OPS && performance.now() < end) {
+    for (let i = 0; i < 50; i++) await fn();
+    n += 50;
+  }
+  return n / ((performance.now() - start) / 1000);
+}
+
+async function concurrent(fn, inFlight = IN_FLIGHT) {
+  for (let i = 0; i < 200; i++) await fn();
+  const start = performance.now(), end = start + SECONDS * 1000;
+  let n = 0;
+  const worker = async () => {
+    while (n < MAX_OPS && performance.now() < end) {
+      await fn();
+      n++;
+    }
+  };
+  await Promise.all(Array.from({ length: inFlight }, worker));
+  return n / ((performance.now() - start) / 1000);
+}
+
+async function setup(alg) {
+  const now = Math.floor(Date.now() / 1000);
+  const payload = { iss: ISS, aud: AUD, sub: 'alice', jti: 'bench-jti-0001', type: 'access' };
+  let signKey, joseKey, ours, product = null;
+  const kid = 'bench-key';
+  if (alg === 'HS256') {
+    const secret = new Uint8Array(32).fill(42);
+    joseKey = await crypto.subtle.importKey('raw', secret, { name: 'HMAC', hash: 'SHA-256' }, false, ['verify']);
+    signKey = secret;
+    ours = BenchVerifier.hmac(alg, secret, ISS, AUD, 'access');
+  } else {
+    const pair = await jose.generateKeyPair(alg, { crv: alg === 'EdDSA' ? 'Ed25519' : undefined, extractable: true });
+    signKey = pair.privateKey;
+    joseKey = pair.publicKey;
+    const jwk = { ...(await jose.exportJWK(pair.publicKey)), alg, use: 'sig', kid };
+    const jwks = JSON.stringify({ keys: [jwk] });
+    ours = BenchVerifier.jwks(jwks, ISS, AUD, 'access');
+    product = new Verifier(jwks);
+  }
+  const token = await new jose.SignJWT(payload).setProtectedHeader({ alg, kid: ours.kid(), typ: 'JWT' })
+    .setIssuedAt(now - 10).setExpirationTime(now + 3600).sign(signKey);
+  return { token, joseKey, ours, product };
+}
+
+for (const alg of ['HS256', 'ES256', 'EdDSA']) {
+  const { token, joseKey, ours, product } = await setup(alg);
+  const now = () => Math.floor(Date.now() / 1000);
+  const joseOpts = { issuer: ISS, audience: AUD, algorithms: [alg] };
+  const productOpts = { issuer: ISS, audience: AUD, types: ['access'] };
+  const joseVerify = async () => { const r = await jose.jwtVerify(token, joseKey, joseOpts); if (r.payload.sub !== 'alice') throw new Error('jose'); };
+  const oursVerify = async () => { const c = ours.verify(token, now()); if (c.sub !== 'alice') throw new Error('ours'); };
+  const productVerify = async () => { const c = product.verify(token, productOpts); if (c.sub !== 'alice') throw new Error('product'); };
+  await joseVerify(); await oursVerify(); if (product) await productVerify();
+  for (const [mode, run] of [['sequential', sequential], [`${IN_FLIGHT} in flight`, concurrent]]) {
+    const joseOps = await run(joseVerify);
+    const oursOps = await run(oursVerify);
+    const productOps = product ? await run(productVerify) : null;
+    console.log(JSON.stringify({
+      bench: 'jwt-node', alg, mode, jose_ops: Math.round(joseOps), ours_ops: Math.round(oursOps),
+      ratio: +(oursOps / joseOps).toFixed(3),
+      product_ops: productOps && Math.round(productOps), product_ratio: productOps && +(productOps / joseOps).toFixed(3),
+    }));
+  }
+}

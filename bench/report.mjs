@@ -1,0 +1,94 @@
+// Turns the JSON lines of a bench run into bench/RESULTS.md (stdout).
+// Usage: node bench/report.mjs <results.jsonl>
+import { execSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+
+const rows = readFileSync(process.argv[2], 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+const of = (bench) => rows.filter((r) => r.bench === bench);
+const sh = (cmd) => { try { return execSync(cmd, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] }).trim(); } catch { return 'unknown'; } };
+const n = (x) => (x == null ? '—' : Number(x).toLocaleString('en-US'));
+const x = (r) => (r == null ? '—' : `${r.toFixed(2)}x`);
+const ms = (v) => (v == null ? '—' : `${v.toFixed(2)} ms`);
+const verdict = (ok) => (ok ? '**met**' : '**missed**');
+const out = [];
+const p = (...lines) => out.push(...lines);
+
+const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
+const jose = JSON.parse(readFileSync('node_modules/jose/package.json', 'utf8')).version;
+p('# Benchmark results', '',
+  'Every figure is a ratio against a baseline measured in the same run on the same machine.', '',
+  `- Command: \`npm run bench\` (= \`bash scripts/bench.sh\`), commit \`${sh('git rev-parse --short HEAD')}\`, ${new Date().toISOString()}`,
+  `- Machine: ${sh('nproc')} cores (\`nproc\`), ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`,
+  `- Versions: Node ${process.version}, ${sh('rustc --version')}, jose ${jose}, ${sh("wrk -v 2>&1 | head -1 | cut -d' ' -f1,2")}, wasmtime 48 (crates/host), jwt-compact 0.8.0`,
+  '- Load generator and servers share the 2 cores (loopback); wrk runs one thread.', '');
+
+const node = of('jwt-node');
+if (node.length) {
+  p('## JWT validation in Node/V8: ours (wasm) vs jose `jwtVerify`', '',
+    'Same token, same process; each figure is the mean over the measurement window. "ours" is the core\'s',
+    '`Validator` compiled to wasm (bench binding `crates/bench`, options fixed at construction, claims returned',
+    'as a JS object). "browser package" is `www/pkg`\'s `Verifier.verify(token, options)` (JWKS only, so no HS*).',
+    'jose gets a CryptoKey imported once (WebCrypto).', '',
+    '| alg | mode | jose ops/s | ours ops/s | ours / jose | browser package ops/s | package / jose | target |',
+    '|---|---|---:|---:|---:|---:|---:|---|');
+  for (const r of node) {
+    const target = r.alg === 'HS256' ? (r.mode === 'sequential' ? 20 : 4) : 1.2;
+    p(`| ${r.alg} | ${r.mode} | ${n(r.jose_ops)} | ${n(r.ours_ops)} | ${x(r.ratio)} | ${n(r.product_ops)} | ${x(r.product_ratio)} | >= ${target}x: ${verdict(r.ratio >= target)} |`);
+  }
+  p('');
+}
+const nat = of('jwt-native');
+if (nat.length) {
+  p('## JWT validation native: ours vs raw jwt-compact', '',
+    '`cargo bench -p portcullis-bench --bench jwt`: the same token through `Validator::verify` (every rule:',
+    'size, header, kid, alg, signature, exp/nbf/iat, iss, aud, type, sub/jti) and through raw jwt-compact',
+    '(parse, signature, claims into a JSON map, exp, iss).', '',
+    '| alg | jwt-compact ops/s | ours ops/s | ours / jwt-compact |', '|---|---:|---:|---:|');
+  for (const r of nat) p(`| ${r.alg} | ${n(r.jwt_compact_ops)} | ${n(r.ours_ops)} | ${x(r.ratio)} |`);
+  p('');
+}
+const http = of('http-serve');
+if (http.length) {
+  p('## `/auth` on `portcullis serve` (SQLite + embedded KV) vs a bare hyper server', '',
+    `\`wrk -t1 -cN -d${http[0].seconds}s --latency\` from a separate process, loopback; ours answers`,
+    '`GET /auth?scope=read:all` with a user token (200); bare hyper (`crates/bench/src/bin/bare-hyper.rs`) answers 200 to anything.', '',
+    '| connections | hyper req/s | hyper p50 | hyper p99 | ours req/s | ours p50 | ours p99 | ours / hyper | target >= 0.5x |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const r of http) {
+    p(`| ${r.connections} | ${n(r.hyper_rps)} | ${ms(r.hyper_p50_ms)} | ${ms(r.hyper_p99_ms)} | ${n(r.ours_rps)} | ${ms(r.ours_p50_ms)} | ${ms(r.ours_p99_ms)} | ${x(r.ratio)} | ${verdict(r.ratio >= 0.5)}${r.ours_non2xx ? ` (${r.ours_non2xx} non-2xx!)` : ''} |`);
+  }
+  p('');
+}
+const worker = of('http-worker');
+if (worker.length) {
+  p('## `/auth` of the Worker on local workerd vs a bare Worker', '',
+    `\`wrk -t1 -cN -d${worker[0].seconds}s --latency\`; both under \`wrangler dev --local\` (workerd behind wrangler's local proxy),`,
+    'ours is the test build (`target/worker-bundle/test`) with local KV and D1, as tests/worker/harness.mjs starts it;',
+    'the bare Worker (`bench/bare-worker.mjs`) answers 200 to anything. The workers-oauth-provider baseline of the issue is not built yet.', '',
+    '| connections | bare req/s | bare p50 | bare p99 | ours req/s | ours p50 | ours p99 | ours / bare |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|');
+  for (const r of worker) {
+    p(`| ${r.connections} | ${n(r.bare_rps)} | ${ms(r.bare_p50_ms)} | ${ms(r.bare_p99_ms)} | ${n(r.ours_rps)} | ${ms(r.ours_p50_ms)} | ${ms(r.ours_p99_ms)} | ${x(r.ratio)}${r.ours_non2xx ? ` (${r.ours_non2xx} non-2xx!)` : ''} |`);
+  }
+  p('');
+}
+const scale = of('scale-validate');
+if (scale.length) {
+  const ratio = of('scale-validate-ratio')[0]?.ratio;
+  p('## Scale (core API on SQLite files, as the embedded default stores them)', '',
+    '`TokenService::validate` (the `/auth` path: KV read, unseal, hash compare) on session tokens of 1,000 users.', '',
+    '| stored tokens | fill time | lookups | p50 | p99 |', '|---:|---:|---:|---:|---:|');
+  for (const r of scale) p(`| ${n(r.tokens)} | ${r.fill_seconds} s | ${n(r.lookups)} | ${r.p50_us} µs | ${r.p99_us} µs |`);
+  p('', `p50 large / p50 1,000: ${x(ratio)} (target <= 1.5x: ${verdict(ratio <= 1.5)}, measured at ${n(scale.at(-1).tokens)} tokens, not 1,000,000).`);
+  for (const r of of('scale-delete-expired')) p('', `\`delete_expired\` on ${n(r.tokens)} expired tokens: ${r.seconds} s (${n(r.deleted)} deleted).`);
+  p('');
+}
+const sizes = of('size');
+if (sizes.length) {
+  p('## Sizes', '', '| artifact | bytes | gzip -9 | budget |', '|---|---:|---:|---|');
+  for (const r of sizes) p(`| ${r.what} | ${n(r.raw)} | ${n(r.gzip)} (${(r.gzip / 1024).toFixed(0)} KB) | ${r.budget ? `${r.budget / 1024} KB: ${verdict(r.gzip <= r.budget)}` : '—'} |`);
+  p('');
+}
+try { p(readFileSync(new URL('./NOTES.md', import.meta.url), 'utf8')); } catch {}
+console.log(out.join('\n'));

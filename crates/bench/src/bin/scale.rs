@@ -1,0 +1,101 @@
+//! Scale through the core API on the embedded default's stores (SQLite files for SQL and KV):
+//! `validate` (what `/auth` runs) p50/p99 with 1,000 vs LARGE stored tokens, and
+//! `delete_expired` on 10,000 expired tokens. Bounded: filling stops at its count or after
+//! `PORTCULLIS_BENCH_FILL_SECONDS` (default 150), and the count reached is reported.
+//! `scale [LARGE]` (default 100000); prints one JSON line per measurement.
+
+use std::rc::Rc;
+use std::time::{Duration, Instant};
+
+use futures::executor::block_on;
+use portcullis::{migrate, EncryptionKey, Env, KeyRing, TokenConfig, TokenService, UserInfo};
+use portcullis_native::testing::MockClock;
+use portcullis_native::{OsRandom, SqliteKv, SqliteSql};
+use serde_json::json;
+
+const NOW: i64 = 1_750_000_000;
+const LOOKUPS: usize = 5_000;
+
+struct Store {
+    service: TokenService,
+    clock: MockClock,
+    _dir: TempDir,
+}
+
+struct TempDir(std::path::PathBuf);
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn store() -> Store {
+    let dir = std::env::temp_dir().join(format!("portcullis-scale-{}-{}", std::process::id(), Instant::now().elapsed().as_nanos() ^ rand_suffix()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let clock = MockClock::at(NOW);
+    let sql = SqliteSql::open(&dir.join("portcullis.sqlite")).unwrap();
+    let kv = SqliteKv::new(SqliteSql::open(&dir.join("kv.sqlite")).unwrap(), clock.now_fn()).unwrap();
+    migrate(&sql, NOW).await.unwrap();
+    let env = Env { kv: Rc::new(kv), sql: Rc::new(sql), clock: Rc::new(clock.clone()), rng: Rc::new(OsRandom) };
+    let keys = KeyRing::new(EncryptionKey::new("k1", [7; 32]).unwrap(), vec![]).unwrap();
+    let config = TokenConfig { known_scopes: vec!["read:all".into()], ..TokenConfig::default() };
+    Store { service: TokenService::new(env, keys, config).unwrap(), clock, _dir: TempDir(dir) }
+}
+
+fn rand_suffix() -> u128 {
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_nanos()
+}
+
+/// Creates up to `n` session tokens (1,000 users) within the fill budget; returns a sample of
+/// up to 10,000 of their texts and the number created.
+async fn fill(store: &Store, n: usize) -> (Vec<String>, usize, f64) {
+    let budget = Duration::from_secs(std::env::var("PORTCULLIS_BENCH_FILL_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(150));
+    let start = Instant::now();
+    let scopes = vec!["read:all".to_owned()];
+    let mut sample = Vec::new();
+    let mut made = 0;
+    while made < n && start.elapsed() < budget {
+        let user = format!("user{}", made % 1000);
+        let token = store.service.create_session_token(&user, UserInfo::default(), &scopes, None).await.unwrap();
+        if made % (n / 10_000).max(1) == 0 {
+            sample.push(store.service.encode(&token));
+        }
+        made += 1;
+    }
+    (sample, made, start.elapsed().as_secs_f64())
+}
+
+async fn lookups(store: &Store, tokens: &[String]) -> (f64, f64) {
+    let mut times = Vec::with_capacity(LOOKUPS);
+    for i in 0..LOOKUPS {
+        let token = &tokens[(i * 7919) % tokens.len()];
+        let start = Instant::now();
+        store.service.validate(token).await.unwrap();
+        times.push(start.elapsed().as_secs_f64() * 1e6);
+    }
+    times.sort_by(f64::total_cmp);
+    (times[LOOKUPS / 2], times[LOOKUPS * 99 / 100])
+}
+
+fn main() {
+    let large: usize = std::env::args().nth(1).and_then(|s| s.parse().ok()).unwrap_or(100_000);
+    block_on(async {
+        let mut p50s = vec![];
+        for n in [1_000, large] {
+            let store = store().await;
+            let (sample, made, secs) = fill(&store, n).await;
+            let (p50, p99) = lookups(&store, &sample).await;
+            p50s.push(p50);
+            println!("{}", json!({"bench": "scale-validate", "tokens": made, "fill_seconds": (secs * 10.0).round() / 10.0, "lookups": LOOKUPS, "p50_us": p50.round(), "p99_us": p99.round()}));
+        }
+        println!("{}", json!({"bench": "scale-validate-ratio", "ratio": (p50s[1] / p50s[0] * 1000.0).round() / 1000.0}));
+
+        let store = store().await;
+        let (_, made, _) = fill(&store, 10_000).await;
+        store.clock.advance(400 * 86_400);
+        let start = Instant::now();
+        let deleted = store.service.delete_expired().await.unwrap().len();
+        let secs = start.elapsed().as_secs_f64();
+        println!("{}", json!({"bench": "scale-delete-expired", "tokens": made, "deleted": deleted, "seconds": (secs * 1000.0).round() / 1000.0}));
+    });
+}

@@ -1,0 +1,66 @@
+#!/usr/bin/env bash
+# `npm run bench`: builds what the benchmarks need (into target/bench, apart from the other
+# builds), runs every benchmark, and writes bench/RESULTS.md. Not part of `npm test`.
+#   PORTCULLIS_BENCH_SECONDS       seconds per JWT measurement (default 2)
+#   PORTCULLIS_BENCH_HTTP_SECONDS  seconds per wrk run (default 10)
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+export CARGO_TARGET_DIR=${PORTCULLIS_BENCH_TARGET_DIR:-$PWD/target/bench}
+t=$CARGO_TARGET_DIR
+bindgen=$(bash scripts/tools.sh)
+results=$t/results.jsonl
+mkdir -p "$t"
+: >"$results"
+command -v wrk >/dev/null || { echo "bench: installing wrk"; apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
+
+echo "== build: browser package, bench wasm binding, Worker bundle, component, host, bench binaries"
+# The browser package exactly as scripts/web-build.sh builds it (opt-level z), into $t/web-pkg.
+CARGO_PROFILE_RELEASE_OPT_LEVEL=z cargo build --locked --release -p portcullis-web --target wasm32-unknown-unknown
+"$bindgen" --target web --out-dir "$t/web-pkg" --out-name portcullis_web --remove-name-section --remove-producers-section \
+  "$t/wasm32-unknown-unknown/release/portcullis_web.wasm"
+# The Worker bundle exactly as scripts/worker-build.sh builds it, into $t/worker-bundle.
+CARGO_PROFILE_RELEASE_OPT_LEVEL=z cargo build --locked --release -p portcullis-worker --target wasm32-unknown-unknown
+rm -rf "$t/worker-bundle"
+"$bindgen" --target module --out-dir "$t/worker-bundle" --out-name index --no-typescript \
+  --remove-name-section --remove-producers-section --experimental-reset-state-function --force-enable-abort-handler \
+  "$t/wasm32-unknown-unknown/release/portcullis_worker.wasm"
+sed -i 's/^import source /import /' "$t/worker-bundle/index.js"
+# The bench binding (workspace release profile, like the component and the host).
+cargo build --locked --release -p portcullis-bench --lib --target wasm32-unknown-unknown
+"$bindgen" --target nodejs --out-dir "$t/node-pkg" --out-name portcullis_bench "$t/wasm32-unknown-unknown/release/portcullis_bench.wasm"
+cargo build --locked --release --target wasm32-wasip2 -p portcullis-component
+cargo build --locked --release -p portcullis-host -p portcullis-bench --bins
+
+echo "== sizes"
+gz() { cat "$@" | gzip -9 | wc -c; }
+w=$t/worker-bundle
+printf '{"bench":"size","what":"Worker bundle (wasm + JS + shim)","raw":%d,"gzip":%d,"budget":%d}\n' \
+  "$(cat "$w/index_bg.wasm" "$w/index.js" "$w"/snippets/*/*.js worker/shim.mjs | wc -c)" \
+  "$(($(gz "$w/index_bg.wasm") + $(gz "$w/index.js" "$w"/snippets/*/*.js worker/shim.mjs)))" $((400 * 1024)) >>"$results"
+printf '{"bench":"size","what":"browser package (wasm + glue JS)","raw":%d,"gzip":%d,"budget":%d}\n' \
+  "$(cat "$t/web-pkg/portcullis_web_bg.wasm" "$t/web-pkg/portcullis_web.js" | wc -c)" \
+  "$(($(gz "$t/web-pkg/portcullis_web_bg.wasm") + $(gz "$t/web-pkg/portcullis_web.js")))" $((200 * 1024)) >>"$results"
+c=$t/wasm32-wasip2/release/portcullis_component.wasm
+printf '{"bench":"size","what":"component (wasm32-wasip2)","raw":%d,"gzip":%d,"budget":null}\n' "$(wc -c <"$c")" "$(gz "$c")" >>"$results"
+tail -n 3 "$results"
+
+echo "== JWT validation in Node/V8: ours (wasm) vs jose"
+node --no-warnings bench/jwt-node.mjs "$t/node-pkg" "$t/web-pkg" | tee -a "$results"
+
+echo "== JWT validation native: ours vs jwt-compact"
+cargo bench --locked -p portcullis-bench --bench jwt 2>/dev/null | grep '^{' | tee -a "$results"
+
+echo "== /auth: portcullis serve (embedded default) vs bare hyper, wrk"
+node bench/http.mjs "$t" | tee -a "$results"
+
+echo "== scale: SQLite through the core API"
+"$t/release/scale" | tee -a "$results"
+
+echo "== /auth: the Worker on local workerd vs a bare Worker, wrk"
+if [[ -f target/worker-bundle/test/index.js ]] || bash scripts/worker-build.sh --test; then
+  node bench/worker.mjs | tee -a "$results"
+fi
+
+node bench/report.mjs "$results" >bench/RESULTS.md
+echo "bench: wrote bench/RESULTS.md"
