@@ -123,7 +123,7 @@ impl World {
     }
 
     fn fail(&self, what: String) -> ! {
-        let tail: Vec<&String> = self.log.iter().rev().take(12).collect::<Vec<_>>().into_iter().rev().collect();
+        let tail: Vec<&String> = self.log.iter().rev().take(400).collect::<Vec<_>>().into_iter().rev().collect();
         panic!("seed {}: {what}\nlast steps:\n{}", self.seed, tail.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"));
     }
 
@@ -298,7 +298,9 @@ impl World {
                 let new = now(self) + 3600 + rng.below(10 * 86_400) as i64;
                 description = format!("modify {} to expire at {new}", data.key);
                 let changes = TokenChanges { expires: Some(Some(new)), ..TokenChanges::default() };
-                self.arm(mode);
+                // A garbled read makes modify skip the KV record yet acknowledge the change: a
+                // known core finding (tests/found_bugs.rs), so no garbage here.
+                self.arm(if matches!(mode, Mode::Garbage(_)) { Mode::Off } else { mode });
                 let result = self.service.modify_token(&admin, &data.username, &data.key, changes, None).await;
                 self.disarm();
                 let ok = result.is_ok();
@@ -381,7 +383,18 @@ impl World {
             let fast = self.service.validate(&t.text).await;
             let strict = self.service.validate_strict(&t.text).await;
             if expected && (fast.is_err() || strict.is_err()) {
-                self.fail(format!("acknowledged token {} ({:?}) is invalid: fast {fast:?}, strict {strict:?}", t.key, t.token_type));
+                let mut chain = vec![format!("{t:?}")];
+                let mut parent = t.parent;
+                while let Some(p) = parent {
+                    chain.push(format!("{:?}", self.tokens[p]));
+                    parent = self.tokens[p].parent;
+                }
+                self.fail(format!(
+                    "acknowledged token {} ({:?}) is invalid at {now}: fast {fast:?}, strict {strict:?}\n{}",
+                    t.key,
+                    t.token_type,
+                    chain.join("\n")
+                ));
             }
             if !expected && strict.is_ok() {
                 let why = if t.state == State::Revoked { "revoked" } else { "expired" };
@@ -455,7 +468,8 @@ fn random_operations_with_random_storage_failures_keep_the_invariants() {
     let (count, steps) = seeds();
     let mut figures = Figures::default();
     run(async {
-        for seed in 0..count {
+        let first = std::env::var("FAULT_FIRST_SEED").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+        for seed in first..first + count {
             sequence(0xC0FF_EE00 + seed, steps, &mut figures).await;
         }
     });
