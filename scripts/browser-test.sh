@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The pages (www/) in Debian's Chromium driven by playwright-core, against the Worker on local
-# workerd (started by the test), or against BASE_URL/BOOTSTRAP_TOKEN when given.
-# Screenshots land in test-output/.
+# The pages (www/) in Debian's Chromium driven by playwright-core: against the Worker on local
+# workerd (started by the test), then against `portcullis serve --www www` (started here), or
+# only against BASE_URL/BOOTSTRAP_TOKEN when given. Screenshots land in test-output/.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
@@ -10,5 +10,25 @@ if ! command -v chromium >/dev/null; then
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium
 fi
 bash scripts/web-build.sh
-[[ -n ${BASE_URL:-} ]] || bash scripts/worker-build.sh --test
+if [[ -n ${BASE_URL:-} ]]; then
+  exec node --test --test-timeout=180000 www/tests/
+fi
+
+echo "== pages on the Worker (local workerd)"
+bash scripts/worker-build.sh --test
 node --test --test-timeout=180000 www/tests/
+
+echo "== pages on portcullis serve"
+cargo build --locked --release --target wasm32-wasip2 -p portcullis-component
+cargo build --locked -p portcullis-host
+data=$(mktemp -d)
+port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
+./target/debug/portcullis serve --data "$data" --listen "127.0.0.1:$port" --www www >"$data/serve.log" 2>&1 &
+server=$!
+trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
+for _ in $(seq 1 300); do
+  curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+  sleep 0.2
+done
+PAGES_TARGET=host BASE_URL="http://127.0.0.1:$port" BOOTSTRAP_TOKEN=$(./target/debug/portcullis bootstrap-token --data "$data") \
+  node --test --test-timeout=180000 www/tests/

@@ -5,7 +5,8 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
 echo "== core, sessions, JWT and native backends: cargo test"
-cargo test --workspace --locked
+# The host's tests run in scripts/host-test.sh below, with its Node suite and PostgreSQL + Redis.
+cargo test --workspace --locked --exclude portcullis-host --exclude portcullis-embed-example
 
 echo "== the core builds for every host"
 cargo build --locked -p portcullis --target wasm32-unknown-unknown
@@ -15,6 +16,9 @@ echo "== PostgreSQL + Redis backends (servers started on loopback, stopped on ex
 trap 'bash scripts/services.sh stop' EXIT
 eval "$(bash scripts/services.sh start)"
 cargo test --locked -p portcullis-native --features postgres,redis --test networked
+
+echo "== the component on the wasmtime host (HTTP suite on SQLite, on PostgreSQL + Redis, two processes)"
+bash scripts/host-test.sh
 
 echo "== Worker on local workerd (the shared HTTP suite and the Worker's own tests)"
 bash scripts/worker-test.sh

@@ -13,6 +13,8 @@ let BASE = process.env.BASE_URL;
 let BOOTSTRAP = process.env.BOOTSTRAP_TOKEN;
 let worker;
 const SHOTS = new URL('../../test-output/', import.meta.url).pathname;
+// Which server the screenshots show (file name prefix).
+const TARGET = process.env.PAGES_TARGET ?? (process.env.BASE_URL ? 'server' : 'worker');
 const FLAGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run',
   '--disable-background-networking', '--disable-component-update', '--disable-sync'];
 
@@ -90,7 +92,7 @@ test('a server-issued token verifies in the inspector; tampered, expired and wro
   for (const rule of ['signature', 'kid', 'exp', 'nbf', 'iss', 'aud', 'type']) assert.equal(good.rules[rule], 'pass', rule);
   assert.match(await page.textContent('#key'), /"kty"/);
   assert.match(await page.textContent('#expiry'), /expires in/);
-  await page.screenshot({ path: join(SHOTS, 'inspector.png'), fullPage: true });
+  await page.screenshot({ path: join(SHOTS, `${TARGET}-inspector.png`), fullPage: true });
 
   const [head, body, sig] = pair.access_token.split('.');
   const flipped = sig.slice(0, 5) + (sig[5] === 'A' ? 'B' : 'A') + sig.slice(6);
@@ -114,7 +116,7 @@ test('a server-issued token verifies in the inspector; tampered, expired and wro
   const expired = await inspect(page, pair.access_token);
   assert.equal(expired.rules.exp, 'fail');
   assert.match(await page.textContent('#expiry'), /expired/);
-  await page.screenshot({ path: join(SHOTS, 'inspector-expired.png'), fullPage: true });
+  await page.screenshot({ path: join(SHOTS, `${TARGET}-inspector-expired.png`), fullPage: true });
   await page.close();
 });
 
@@ -138,7 +140,7 @@ test('create, list and revoke a token in the manager', async () => {
   const secret = await page.textContent('#new-token-value');
   assert.match(secret, /^pc-[A-Za-z0-9_-]{22}\.[A-Za-z0-9_-]{22}$/);
   await page.waitForSelector('#tokens tr:has-text("ci-token")');
-  await page.screenshot({ path: join(SHOTS, 'manager.png'), fullPage: true });
+  await page.screenshot({ path: join(SHOTS, `${TARGET}-manager.png`), fullPage: true });
 
   // A duplicate name gets a clear message.
   await page.fill('#name', 'ci-token');

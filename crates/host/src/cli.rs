@@ -12,6 +12,7 @@ commands:
   serve             serve the HTTP API
                       --listen ADDR            default 127.0.0.1:8080
                       --expire-interval SECS   scheduled expiry period, 0 disables; default 300
+                      --www DIR                also serve the pages in DIR (GET outside the API)
   bootstrap-token   print the bootstrap admin token (created on first use)
   expire            delete expired tokens now
   audit [--fix]     compare KV with SQL (and repair)
@@ -32,7 +33,7 @@ settings: PORTCULLIS_* variables (docs/CONFIG.md) are passed to the component; w
 PORTCULLIS_ENCRYPTION_KEYS or PORTCULLIS_BOOTSTRAP_TOKEN, those of the data directory are used.";
 
 pub enum Command {
-    Serve { listen: SocketAddr, expire_every: u64 },
+    Serve { listen: SocketAddr, expire_every: u64, www: Option<PathBuf> },
     BootstrapToken,
     Expire,
     Audit { fix: bool },
@@ -60,6 +61,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options> {
     let mut listen: SocketAddr = "127.0.0.1:8080".parse().expect("a valid address");
     let mut expire_every = 300;
     let mut fix = false;
+    let mut www = None;
     while let Some(arg) = args.next() {
         let mut value = |what: &str| args.next().with_context(|| format!("{arg} needs {what}"));
         match arg.as_str() {
@@ -69,12 +71,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options> {
             "--kv" => kv = Some(value("sqlite or a redis:// URL")?),
             "--listen" if name == "serve" => listen = value("an address")?.parse().context("--listen")?,
             "--expire-interval" if name == "serve" => expire_every = value("seconds")?.parse().context("--expire-interval")?,
+            "--www" if name == "serve" => www = Some(PathBuf::from(value("a directory")?)),
             "--fix" if name == "audit" => fix = true,
             other => bail!("unknown argument {other:?}"),
         }
     }
     let command = match name.as_str() {
-        "serve" => Command::Serve { listen, expire_every },
+        "serve" => Command::Serve { listen, expire_every, www },
         "bootstrap-token" => Command::BootstrapToken,
         "expire" => Command::Expire,
         "audit" => Command::Audit { fix },

@@ -6,6 +6,7 @@ mod data_dir;
 mod runtime;
 mod serve;
 mod settings;
+mod static_files;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -57,10 +58,10 @@ fn run(options: Options) -> Result<()> {
             println!("portcullis: new primary encryption key {id}; restart `portcullis serve`, then run `portcullis audit --fix` to reseal old records");
             Ok(())
         }
-        Command::Serve { listen, expire_every } => tokio_runtime()?.block_on(async {
+        Command::Serve { listen, expire_every, ref www } => tokio_runtime()?.block_on(async {
             let runtime = start(&options, &data).await?;
             let expire_every = (expire_every > 0).then(|| Duration::from_secs(expire_every));
-            serve::serve(runtime, serve::ServeOptions { listen, expire_every }).await
+            serve::serve(runtime, serve::ServeOptions { listen, expire_every, www: www.clone() }).await
         }),
         Command::Expire => tokio_runtime()?.block_on(async {
             let runtime = start(&options, &data).await?;

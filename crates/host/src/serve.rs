@@ -27,6 +27,8 @@ const GUEST_LOG_CAPACITY: usize = 4096;
 
 pub struct ServeOptions {
     pub listen: SocketAddr,
+    /// The pages to serve beside the API, if any.
+    pub www: Option<std::path::PathBuf>,
     /// Period of the scheduled expiry; `None` disables it.
     pub expire_every: Option<Duration>,
 }
@@ -39,6 +41,7 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> Result<()> {
         tokio::spawn(expire_periodically(runtime.clone(), every));
     }
     let runtime = Arc::new(runtime);
+    let www = Arc::new(options.www);
     let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     loop {
@@ -54,10 +57,12 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> Result<()> {
             () = &mut shutdown => break,
         };
         let runtime = runtime.clone();
+        let www = www.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let runtime = runtime.clone();
-                async move { Ok::<_, Infallible>(handle(&runtime, req, peer).await) }
+                let www = www.clone();
+                async move { Ok::<_, Infallible>(handle(&runtime, www.as_deref(), req, peer).await) }
             });
             let connection = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
             if let Err(e) = connection.await {
@@ -80,11 +85,17 @@ async fn shutdown_signal() {
 }
 
 /// Runs the guest on one request. A trap becomes a 500 for this request only.
-async fn handle(runtime: &Runtime, mut req: Request<Incoming>, peer: SocketAddr) -> Response<HyperOutgoingBody> {
+async fn handle(runtime: &Runtime, www: Option<&std::path::Path>, mut req: Request<Incoming>, peer: SocketAddr) -> Response<HyperOutgoingBody> {
     let started = Instant::now();
     let method = req.method().clone();
     // The path only: never the query (it is no place for a token, but a client may put one there).
     let path = req.uri().path().to_owned();
+    if let Some(root) = www.filter(|_| !crate::static_files::is_api(&path)) {
+        if let Some(response) = crate::static_files::serve(root, &method, &path).await {
+            println!("{method} {path} {} {:.1}ms", response.status().as_u16(), started.elapsed().as_secs_f64() * 1000.0);
+            return response;
+        }
+    }
     req.headers_mut().remove(CLIENT_IP_HEADER);
     if let Ok(ip) = HeaderValue::from_str(&peer.ip().to_string()) {
         req.headers_mut().insert(CLIENT_IP_HEADER, ip);
