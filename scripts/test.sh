@@ -15,7 +15,7 @@ cargo build --locked -p portcullis --target wasm32-wasip2
 echo "== PostgreSQL + Redis backends (servers started on loopback, stopped on exit)"
 trap 'bash scripts/services.sh stop' EXIT
 eval "$(bash scripts/services.sh start)"
-cargo test --locked -p portcullis-native --features postgres,redis --test networked
+cargo test --locked -p portcullis-native --features networked-tests --test networked
 
 echo "== the component on the wasmtime host (HTTP suite on SQLite, on PostgreSQL + Redis, two processes)"
 bash scripts/host-test.sh

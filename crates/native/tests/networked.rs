@@ -1,6 +1,6 @@
 //! The storage contract and the core's flows on real PostgreSQL and Redis, started by
 //! `scripts/services.sh` (which exports PORTCULLIS_TEST_POSTGRES and PORTCULLIS_TEST_REDIS).
-#![cfg(all(feature = "postgres", feature = "redis"))]
+#![cfg(feature = "networked-tests")]
 
 use std::rc::Rc;
 
