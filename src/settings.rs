@@ -13,8 +13,8 @@ use crate::jwt::{Algorithm, JwtKeys, SigningKey};
 use crate::session::{JwtSessionManager, JwtSettings, SessionLimits, WhenFull};
 use crate::token::{TokenService, DEFAULT_PREFIX};
 
-/// Every setting, with its default.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+/// Every setting, with its default. `Debug` redacts the secrets.
+#[derive(Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Settings {
     /// Encryption keys `<id>:<base64 of 32 bytes>`; the first one seals, all of them open.
@@ -87,6 +87,49 @@ impl Default for Settings {
     }
 }
 
+impl std::fmt::Debug for Settings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let redacted = |present: bool| if present { "<redacted>" } else { "<none>" };
+        f.debug_struct("Settings")
+            .field("encryption_keys", &format_args!("<{} redacted>", self.encryption_keys.len()))
+            .field("bootstrap_token", &format_args!("{}", redacted(self.bootstrap_token.is_some())))
+            .field("known_scopes", &self.known_scopes)
+            .field("token_prefix", &self.token_prefix)
+            .field("session_lifetime", &self.session_lifetime)
+            .field("realm", &self.realm)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .field("validation_cache_seconds", &self.validation_cache_seconds)
+            .field("jwt_keys", &format_args!("<{} redacted>", self.jwt_keys.len()))
+            .field("jwt_secret", &format_args!("{}", redacted(self.jwt_secret.is_some())))
+            .field("jwt_issuer", &self.jwt_issuer)
+            .field("jwt_audience", &self.jwt_audience)
+            .field("jwt_access_lifetime", &self.jwt_access_lifetime)
+            .field("jwt_refresh_lifetime", &self.jwt_refresh_lifetime)
+            .field("jwt_leeway", &self.jwt_leeway)
+            .field("jwt_refresh_grace", &self.jwt_refresh_grace)
+            .field("jwt_api_token_lifetime", &self.jwt_api_token_lifetime)
+            .field("sessions_per_user", &self.sessions_per_user)
+            .field("sessions_global", &self.sessions_global)
+            .field("sessions_when_full", &self.sessions_when_full)
+            .finish()
+    }
+}
+
+/// A configuration error that never quotes a value (it may be a key): serde's messages about
+/// field names are kept, those about values are replaced by where the value is.
+fn config_error(context: &str, e: &serde_json::Error) -> ConfigError {
+    let text = e.to_string();
+    let about_fields = ["unknown field", "missing field", "duplicate field"].iter().any(|p| text.starts_with(p));
+    if about_fields {
+        let text = text.split(" at line ").next().unwrap_or("invalid field");
+        ConfigError::Invalid(format!("{context}: {text}"))
+    } else if e.line() > 0 {
+        ConfigError::Invalid(format!("{context}: a value of the wrong type or form at line {} column {}", e.line(), e.column()))
+    } else {
+        ConfigError::Invalid(format!("{context}: a value of the wrong type or form"))
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Kind {
     Text,
@@ -129,7 +172,7 @@ impl Settings {
 
     /// Parses a JSON document with the field names above.
     pub fn from_json(text: &str) -> Result<Self, ConfigError> {
-        serde_json::from_str(text).map_err(|e| ConfigError::Invalid(format!("configuration: {e}")))
+        serde_json::from_str(text).map_err(|e| config_error("configuration", &e))
     }
 
     /// Reads `PORTCULLIS_*` variables (lists are comma-separated); `PORTCULLIS_CONFIG` may hold
@@ -137,7 +180,7 @@ impl Settings {
     pub fn from_env(vars: impl IntoIterator<Item = (String, String)>) -> Result<Self, ConfigError> {
         let vars: Vec<(String, String)> = vars.into_iter().filter(|(k, _)| k.starts_with("PORTCULLIS_")).collect();
         let mut doc = match vars.iter().find(|(k, _)| k == "PORTCULLIS_CONFIG") {
-            Some((_, json)) => serde_json::from_str(json).map_err(|e| ConfigError::Invalid(format!("PORTCULLIS_CONFIG: {e}")))?,
+            Some((_, json)) => serde_json::from_str(json).map_err(|e| config_error("PORTCULLIS_CONFIG", &e))?,
             None => serde_json::Value::Object(Default::default()),
         };
         let object = doc.as_object_mut().ok_or_else(|| ConfigError::Invalid("PORTCULLIS_CONFIG must be an object".into()))?;
@@ -161,7 +204,7 @@ impl Settings {
             };
             object.insert((*field).to_owned(), parsed);
         }
-        serde_json::from_value(doc).map_err(|e| ConfigError::Invalid(format!("configuration: {e}")))
+        serde_json::from_value(doc).map_err(|e| config_error("configuration", &e))
     }
 
     /// The key ring the encryption keys make.

@@ -81,10 +81,15 @@ async fn load_or_create(env: &Env, ring: &KeyRing, now: UnixTime) -> Result<JwtK
 pub(crate) async fn add_key(env: &Env, ring: &KeyRing, algorithm: Algorithm, now: UnixTime) -> Result<String> {
     let key = SigningKey::generate(algorithm, &*env.rng)?;
     let sealed = key.seal(ring, &*env.rng);
+    // The newest key signs: make this one strictly newer than any before it, even within the
+    // same second.
+    let latest = env.sql.execute("SELECT MAX(created) FROM jwt_key", &[]).await?;
+    let latest = latest.rows.first().and_then(|r| r.values.first()).and_then(Value::as_i64);
+    let created = latest.map_or(now, |latest| now.max(latest + 1));
     env.sql
         .batch(&[Statement::new(
             "INSERT INTO jwt_key (kid, alg, sealed, created) VALUES (?, ?, ?, ?) ON CONFLICT (kid) DO NOTHING",
-            vec![key.kid().into(), algorithm.name().into(), Value::Blob(sealed), now.into()],
+            vec![key.kid().into(), algorithm.name().into(), Value::Blob(sealed), created.into()],
         )])
         .await?;
     Ok(key.kid().to_owned())

@@ -8,6 +8,7 @@ use super::history::{TokenChange, INTERNAL_ACTOR};
 use super::kv_store::StoredToken;
 use super::service::TokenService;
 use super::{TokenInfo, TokenKey};
+use crate::env::UnixTime;
 use crate::error::Result;
 use crate::store::keys;
 use crate::store::record::Read;
@@ -77,8 +78,7 @@ impl TokenService {
         let mut in_kv = HashSet::new();
         for raw in kv.list().await? {
             let kv_key = keys::token(&raw);
-            let Some(sealed) = self.env.kv.get(&kv_key).await? else { continue };
-            let read: Read<StoredToken> = kv.records.decode(&kv_key, &sealed, now);
+            let Some((read, sealed)) = self.audit_read(&kv_key, &raw, now).await? else { continue };
             let stored = match read {
                 // A record must describe the token it is stored under.
                 Read::Valid(stored) if stored.data.key.as_str() == raw => stored,
@@ -145,6 +145,30 @@ impl TokenService {
             }
         }
         Ok(report)
+    }
+}
+
+impl TokenService {
+    /// A record and its bytes, read a second time when the first read is unusable: judge only
+    /// what two reads agree on, so one garbled read does not cost a valid token (its record
+    /// deleted, or its row revoked as missing from KV).
+    async fn audit_read(&self, kv_key: &str, raw: &str, now: UnixTime) -> Result<Option<(Read<StoredToken>, Vec<u8>)>> {
+        let records = self.kv_store().records;
+        let mut found = None;
+        for _attempt in 0..2 {
+            let Some(sealed) = self.env.kv.get(kv_key).await? else { return Ok(None) };
+            let read: Read<StoredToken> = records.decode(kv_key, &sealed, now);
+            let usable = match &read {
+                Read::Valid(stored) => stored.data.key.as_str() == raw,
+                Read::Expired | Read::Absent => true,
+                Read::Malformed => false,
+            };
+            found = Some((read, sealed));
+            if usable {
+                break;
+            }
+        }
+        Ok(found)
     }
 }
 

@@ -14,7 +14,7 @@ use crate::config::{TokenConfig, ADMIN_SCOPES, MINIMUM_LIFETIME, SCOPE_ADMIN_TOK
 use crate::crypto::KeyRing;
 use crate::env::{Env, UnixTime};
 use crate::error::{ConfigError, Error, RequestError, Result};
-use crate::store::record::Records;
+use crate::store::record::{Read, Records};
 use crate::store::{Statement, StoreError};
 
 /// The username of the bootstrap token.
@@ -419,23 +419,27 @@ impl TokenService {
         let mut previous: Vec<StoredToken> = Vec::new();
         let mut result: Result<()> = Ok(());
         for (_, new) in updates {
-            match kv.read(&new.key, now).await {
-                Ok(read) => {
-                    if let Some(stored) = read.valid() {
-                        let mut changed = stored.clone();
-                        changed.data.scopes = new.scopes.clone();
-                        changed.data.expires = new.expires;
-                        previous.push(stored);
-                        if let Err(e) = kv.restore(&changed, now).await {
-                            result = Err(e.into());
-                            break;
-                        }
-                    }
+            let stored = match kv.read(&new.key, now).await {
+                Ok(Read::Valid(stored)) => stored,
+                // Gone or expired in KV: unusable already, SQL alone changes.
+                Ok(Read::Absent | Read::Expired) => continue,
+                // An unreadable record must not let a change be acknowledged that KV never got.
+                Ok(Read::Malformed) => {
+                    result = Err(StoreError::Other("a token record could not be read back".into()).into());
+                    break;
                 }
                 Err(e) => {
                     result = Err(e.into());
                     break;
                 }
+            };
+            let mut changed = stored.clone();
+            changed.data.scopes = new.scopes.clone();
+            changed.data.expires = new.expires;
+            previous.push(stored);
+            if let Err(e) = kv.restore(&changed, now).await {
+                result = Err(e.into());
+                break;
             }
         }
         if result.is_ok() {
