@@ -187,6 +187,13 @@ impl World {
             }
             return;
         }
+        // A child is capped by its parent: if the parent's expiry is uncertain (a failed change
+        // that may have reached SQL), the audit may lower the child to the parent's lower bound.
+        let parent_lo = parent.and_then(|p| self.tokens[p].expires_lo);
+        let expires_lo = match (data.expires, parent_lo) {
+            (Some(own), Some(cap)) => Some(own.min(cap)),
+            (own, cap) => own.or(cap),
+        };
         self.tokens.push(Tracked {
             text,
             key: data.key.clone(),
@@ -194,7 +201,7 @@ impl World {
             token_type: data.token_type,
             parent,
             state: State::Live,
-            expires_lo: data.expires,
+            expires_lo,
             expires_hi: data.expires,
         });
     }
