@@ -314,8 +314,12 @@ impl World {
                 for j in self.descendants(i) {
                     let t = &mut self.tokens[j];
                     let lowered = if j == i { new } else { t.expires_hi.map_or(new, |e| e.min(new)) };
-                    if ok {
-                        t.expires_lo = Some(lowered);
+                    if ok && j == i {
+                        t.expires_lo = Some(new);
+                        t.expires_hi = Some(new);
+                    } else if ok {
+                        // A descendant only ever comes down to `new`; within its range otherwise.
+                        t.expires_lo = Some(t.expires_lo.map_or(new, |e| e.min(new)));
                         t.expires_hi = Some(lowered);
                     } else {
                         t.expires_lo = Some(t.expires_lo.map_or(lowered, |e| e.min(lowered)));
