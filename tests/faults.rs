@@ -323,10 +323,7 @@ impl World {
                         t.expires_hi = Some(lowered);
                     } else {
                         t.expires_lo = Some(t.expires_lo.map_or(lowered, |e| e.min(lowered)));
-                        t.expires_hi = match t.expires_hi {
-                            Some(e) => Some(e.max(lowered)),
-                            None => None,
-                        };
+                        t.expires_hi = t.expires_hi.map(|e| e.max(lowered));
                     }
                 }
                 ok

@@ -197,7 +197,7 @@ fn request_size_limits_are_client_errors() {
             }))).await;
             field(&created, "token")
         };
-        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let deep = "[".repeat(60_000);
         let requests: Vec<(&str, Request<Vec<u8>>)> = vec![
             ("1 MiB bearer", Request::get("/auth").header("authorization", format!("Bearer {big}")).body(vec![]).unwrap()),
             ("1 MiB JWT-shaped bearer", Request::get("/auth/api/v1/token-info").header("authorization", format!("Bearer {big}.{big}.{big}")).body(vec![]).unwrap()),
@@ -212,7 +212,7 @@ fn request_size_limits_are_client_errors() {
             }),
             ("1 MiB body", Request::post("/auth/api/v1/tokens").header("authorization", format!("Bearer {admin}")).body(big.clone().into_bytes()).unwrap()),
             ("64 KiB + 1 JSON body", Request::post("/auth/api/v1/sessions/refresh").body(format!("{{\"refresh_token\":\"{}\"}}", "a".repeat(64 * 1024)).into_bytes()).unwrap()),
-            ("deeply nested JSON", Request::post("/auth/api/v1/sessions").header("authorization", format!("Bearer {admin}")).body(deep[..60_000].as_bytes().to_vec()).unwrap()),
+            ("deeply nested JSON", Request::post("/auth/api/v1/sessions").header("authorization", format!("Bearer {admin}")).body(deep.clone().into_bytes()).unwrap()),
             ("60 KB query value", Request::get(format!("/auth?scope={long}")).header("authorization", format!("Bearer {admin}")).body(vec![]).unwrap()),
             ("4,000 query pairs", Request::get(format!("/auth?{}", "scope=read:all&".repeat(4_000))).header("authorization", format!("Bearer {admin}")).body(vec![]).unwrap()),
             ("60 KB path", Request::get(format!("/auth/api/v1/users/{long}/tokens")).header("authorization", format!("Bearer {admin}")).body(vec![]).unwrap()),

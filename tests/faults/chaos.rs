@@ -1,6 +1,7 @@
 //! Storage that fails on a plan: named operations, the n-th call, every call from the n-th on
 //! (a crash: nothing after it reaches storage), a call that is applied and then reported as
 //! failed (a timeout after the write), or a KV read that returns garbage.
+#![allow(dead_code)] // shared by tests/faults.rs and tests/found_bugs.rs, which use parts
 
 use std::cell::RefCell;
 use std::rc::Rc;
