@@ -195,6 +195,8 @@ fuzz_target!(|input: Input| {
         Body::Json(value) => serde_json::to_vec(&json(value, 0)).unwrap(),
     };
     // Requests `http` itself refuses (bad URI, header names or values) never reach a host.
+    // What the request carries outside its credential: an echo of that is not a leak.
+    let echo_ok = format!("{uri} {:?} {}", input.headers, String::from_utf8_lossy(&body));
     let Ok(request) = builder.body(body) else { return };
     let response = block_on(f.api.handle(request, Some("198.51.100.7")));
     let status = response.status();
@@ -205,6 +207,9 @@ fuzz_target!(|input: Input| {
         let headers = format!("{:?}", response.headers());
         for secret in &f.credentials {
             let tail = &secret[secret.len() - 16..];
+            if echo_ok.contains(tail) {
+                continue;
+            }
             for (what, text) in [("log", &log), ("body", &body.to_string()), ("headers", &headers)] {
                 assert!(!text.contains(tail), "the error {what} repeats a credential: {text}");
             }
