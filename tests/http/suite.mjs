@@ -183,6 +183,18 @@ export function httpSuite({ baseUrl, bootstrapToken, jwt = true }) {
       assert.equal(patched.status, 200, patched.text);
       assert.equal(patched.data.token_name, "renamed");
       assert.equal(patched.data.expires, undefined);
+      // One token, as its owner sees it.
+      const one = await call("GET", `/auth/api/v1/users/${dave}/tokens/${key}`, { token });
+      assert.equal(one.status, 200, one.text);
+      assert.deepEqual([one.data.token, one.data.token_name, one.data.token_type], [key, "renamed", "user"]);
+      // The admin history of every user, filtered to this one: create, then edit with the old name.
+      const forbidden = await call("GET", "/auth/api/v1/history/token-changes", { token });
+      assert.equal(forbidden.status, 403);
+      const history = await call("GET", `/auth/api/v1/history/token-changes?username=${dave}`, { token: bootstrapToken });
+      assert.equal(history.status, 200, history.text);
+      assert.deepEqual(history.data.map((e) => e.action), ["edit", "create"]);
+      assert.match(history.data[0].old_token_name, /^t-/);
+      assert.equal(history.headers.get("x-total-count"), "2");
     });
 
     test("delegation through /auth", async () => {
