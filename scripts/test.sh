@@ -26,6 +26,9 @@ bash scripts/worker-test.sh
 echo "== the pages in Chromium (browser package, inspector, token manager)"
 bash scripts/browser-test.sh
 
+echo "== fuzzing, bounded: 15 s per target (the long form: docs/RELIABILITY.md)"
+bash scripts/fuzz.sh 15
+
 echo "== JWT interop with jose (node --test)"
 cargo build --locked -p portcullis-jwt-cli
 node --test tests/interop/

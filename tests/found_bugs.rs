@@ -1,6 +1,5 @@
-//! Core findings of the reliability work (fault injection, fuzzing), each shown by a test that
-//! fails today. They are `#[ignore]`d so the default run stays green; run them with
-//! `cargo test --test found_bugs -- --ignored`. See docs/RELIABILITY.md.
+//! Regression tests for the core findings of the reliability work (fault injection, fuzzing,
+//! security tests); each failed before its fix. See docs/RELIABILITY.md.
 
 mod common;
 #[path = "faults/chaos.rs"]
@@ -20,7 +19,6 @@ use portcullis_native::{MemoryKv, OsRandom, SqliteSql};
 /// never revoked) is no longer valid. A fixing audit could re-read a record before destroying
 /// it, or leave malformed records it cannot confirm for the next run.
 #[test]
-#[ignore = "bug: a single garbled KV read during audit(true) deletes a valid token"]
 fn a_garbled_read_during_a_fixing_audit_does_not_destroy_a_valid_token() {
     // Whichever storage call of the audit is the KV read of the record, garble it.
     for call in 1..=8 {
@@ -49,7 +47,6 @@ async fn chaotic_service(plan: &chaos::SharedPlan) -> TokenService {
 /// fast path (`validate`) keeps the old expiry (here: none), so the token outlives its
 /// acknowledged expiry, and a child minted from it meanwhile outlives its parent until an audit.
 #[test]
-#[ignore = "bug: a garbled KV read during modify_token acknowledges an expiry change that KV never got"]
 fn a_garbled_read_during_modify_does_not_acknowledge_an_unapplied_change() {
     for call in 1..=8 {
         run(async {
@@ -111,7 +108,6 @@ const KEY_B64: &str = "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc";
 /// of a list (an easy slip in PORTCULLIS_CONFIG or a JSON file) is refused with serde's message,
 /// which quotes the value: the encryption key ends up in the error, and so in the host's log.
 #[test]
-#[ignore = "bug: Settings::from_json quotes a mistyped encryption key in its error message"]
 fn a_mistyped_encryption_key_is_not_quoted_in_the_configuration_error() {
     let text = format!(r#"{{"encryption_keys": "k1:{KEY_B64}"}}"#);
     let error = portcullis::Settings::from_json(&text).unwrap_err();
@@ -127,7 +123,6 @@ fn a_mistyped_encryption_key_is_not_quoted_in_the_configuration_error() {
 /// prints the encryption keys, the bootstrap token and the JWT secret (STYLE: secrets redact
 /// `Debug`).
 #[test]
-#[ignore = "bug: Debug of Settings prints the encryption keys, bootstrap token and JWT secret"]
 fn settings_debug_redacts_secrets() {
     let bootstrap = "pc-AAAAAAAAAAAAAAAAAAAAAA.c2VjcmV0LXNlY3JldC1zZQ";
     let text = format!(
