@@ -26,9 +26,18 @@ port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{
 ./target/debug/portcullis serve --data "$data" --listen "127.0.0.1:$port" --www www >"$data/serve.log" 2>&1 &
 server=$!
 trap 'kill $server 2>/dev/null; wait $server 2>/dev/null; rm -rf "$data"' EXIT
-for _ in $(seq 1 300); do
-  curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1 && break
+# The first start compiles the component (longer on a debug host and a busy machine): wait up to
+# 5 minutes, and stop with its log if it dies or never answers.
+ready=
+for _ in $(seq 1 1500); do
+  if curl -sf "http://127.0.0.1:$port/health" >/dev/null 2>&1; then ready=1; break; fi
+  kill -0 $server 2>/dev/null || break
   sleep 0.2
 done
+if [[ -z $ready ]]; then
+  echo "browser-test: portcullis serve did not come up:" >&2
+  cat "$data/serve.log" >&2
+  exit 1
+fi
 PAGES_TARGET=host BASE_URL="http://127.0.0.1:$port" BOOTSTRAP_TOKEN=$(./target/debug/portcullis bootstrap-token --data "$data") \
   node --test --test-timeout=180000 www/tests/
