@@ -78,7 +78,7 @@ impl Mutex<'_> {
                 &[self.name.as_str().into(), holder.into(), expires_ms.into(), now.into()],
             )
             .await?;
-        let won = result.rows.first().and_then(|r| r.values.first()).and_then(Value::as_str) == Some(holder);
+        let won = result.scalar().and_then(Value::as_str) == Some(holder);
         Ok(won.then(|| LockGuard { name: self.name.clone(), holder: holder.to_owned(), expires_ms }))
     }
 
@@ -94,7 +94,7 @@ impl Mutex<'_> {
             )
             .await?;
         let now = self.clock.now_millis();
-        match deleted.rows.first().and_then(|r| r.values.first()).and_then(Value::as_i64) {
+        match deleted.scalar().and_then(Value::as_i64) {
             Some(expires_ms) if expires_ms > now => Ok(()),
             _ if guard.expires_ms <= now => Err(LockError::Expired { name: guard.name }.into()),
             _ => Err(LockError::NotHolder { name: guard.name }.into()),

@@ -286,7 +286,7 @@ impl JwtSessionManager {
     /// The owner of a live API token.
     pub async fn api_token_owner(&self, jti: &str) -> Result<Option<String>> {
         let r = self.env.sql.execute("SELECT username FROM api_token WHERE jti = ?", &[jti.into()]).await?;
-        Ok(r.rows.first().and_then(|r| r.values.first()).and_then(Value::as_str).map(str::to_owned))
+        Ok(r.scalar().and_then(Value::as_str).map(str::to_owned))
     }
 
     async fn check_access(&self, claims: JwtClaims) -> Result<JwtUser> {
@@ -304,7 +304,7 @@ impl JwtSessionManager {
             .sql
             .execute("SELECT username FROM api_token WHERE jti = ? AND expires > ?", &[claims.jti.as_str().into(), self.now().into()])
             .await?;
-        match found.rows.first().and_then(|r| r.values.first()).and_then(Value::as_str) {
+        match found.scalar().and_then(Value::as_str) {
             Some(username) if username == claims.sub => Ok(user_of(claims)),
             _ => Err(SessionError::ApiTokenNotFound.into()),
         }
@@ -371,7 +371,7 @@ impl JwtSessionManager {
                 let jti = jti.to_owned();
                 async move {
                     let r = self.env.sql.execute(&sql, &[jti.as_str().into()]).await?;
-                    Ok::<_, Error>(r.rows.first().and_then(|r| r.values.first()).and_then(Value::as_i64))
+                    Ok::<_, Error>(r.scalar().and_then(Value::as_i64))
                 }
             };
             let next = issued("SELECT issued FROM refresh_token WHERE jti = ? AND used_at IS NULL", successor).await?;
@@ -428,7 +428,7 @@ impl JwtSessionManager {
             }
             SessionRef::Jti(jti) => {
                 let r = self.env.sql.execute("SELECT family FROM access_token WHERE jti = ?", &[jti.into()]).await?;
-                r.rows.first().and_then(|r| r.values.first()).and_then(Value::as_str).map(str::to_owned)
+                r.scalar().and_then(Value::as_str).map(str::to_owned)
             }
         };
         match family {
@@ -478,7 +478,7 @@ impl JwtSessionManager {
     pub async fn session_token(&self, username: &str) -> Result<Option<String>> {
         let Some((family, _)) = self.table().newest_for(username, self.now()).await? else { return Ok(None) };
         let r = self.env.sql.execute("SELECT jti FROM access_token WHERE family = ? AND expires > ?", &[family.as_str().into(), self.now().into()]).await?;
-        Ok(r.rows.first().and_then(|r| r.values.first()).and_then(Value::as_str).map(str::to_owned))
+        Ok(r.scalar().and_then(Value::as_str).map(str::to_owned))
     }
 
     pub async fn n_active_sessions(&self) -> Result<u64> {

@@ -84,7 +84,7 @@ pub(crate) async fn add_key(env: &Env, ring: &KeyRing, algorithm: Algorithm, now
     // The newest key signs: make this one strictly newer than any before it, even within the
     // same second.
     let latest = env.sql.execute("SELECT MAX(created) FROM jwt_key", &[]).await?;
-    let latest = latest.rows.first().and_then(|r| r.values.first()).and_then(Value::as_i64);
+    let latest = latest.scalar().and_then(Value::as_i64);
     let created = latest.map_or(now, |latest| now.max(latest + 1));
     env.sql
         .batch(&[Statement::new(

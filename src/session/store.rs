@@ -135,7 +135,7 @@ impl SessionTable<'_> {
         }
         sql.push_str(" ORDER BY created, last_access, id");
         let result = self.env.sql.execute(&sql, &params).await?;
-        Ok(result.rows.iter().filter_map(|r| r.values.first().and_then(Value::as_str)).map(str::to_owned).collect())
+        Ok(result.first_texts())
     }
 
     pub(crate) fn delete_statement(&self, ids: &[String]) -> Statement {
@@ -177,7 +177,7 @@ impl SessionTable<'_> {
                 &[self.manager.into(), id.into()],
             )
             .await?;
-        Ok(result.rows.first().and_then(|r| r.values.first()).and_then(Value::as_str).map(str::to_owned))
+        Ok(result.scalar().and_then(Value::as_str).map(str::to_owned))
     }
 
     /// Deletes expired sessions; returns their ids.
@@ -190,7 +190,7 @@ impl SessionTable<'_> {
                 &[self.manager.into(), now.into()],
             )
             .await?;
-        Ok(result.rows.iter().filter_map(|r| r.values.first().and_then(Value::as_str)).map(str::to_owned).collect())
+        Ok(result.first_texts())
     }
 
     pub(crate) async fn count_active(&self, now: UnixTime) -> Result<u64, StoreError> {
@@ -199,7 +199,7 @@ impl SessionTable<'_> {
             .sql
             .execute("SELECT COUNT(*) FROM session WHERE manager = ? AND expires > ?", &[self.manager.into(), now.into()])
             .await?;
-        let count = result.rows.first().and_then(|r| r.values.first()).and_then(Value::as_i64).unwrap_or(0);
+        let count = result.scalar().and_then(Value::as_i64).unwrap_or(0);
         Ok(u64::try_from(count).unwrap_or(0))
     }
 

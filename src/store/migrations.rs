@@ -115,7 +115,7 @@ const CREATE_VERSIONS: &str =
 async fn current_version(sql: &dyn Sql) -> Result<i64, StoreError> {
     sql.execute(CREATE_VERSIONS, &[]).await?;
     let result = sql.execute("SELECT MAX(version) FROM portcullis_migrations", &[]).await?;
-    Ok(result.rows.first().and_then(|row| row.values.first()).and_then(Value::as_i64).unwrap_or(0))
+    Ok(result.scalar().and_then(Value::as_i64).unwrap_or(0))
 }
 
 /// Applies every migration newer than the database, each in one atomic batch, and returns the

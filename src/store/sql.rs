@@ -71,6 +71,18 @@ pub struct QueryResult {
     pub rows: Vec<Row>,
 }
 
+impl QueryResult {
+    /// The first column of the first row, if any (a `COUNT(*)`, a `RETURNING` value).
+    pub fn scalar(&self) -> Option<&Value> {
+        self.rows.first().and_then(|row| row.values.first())
+    }
+
+    /// The first column of every row that is text.
+    pub fn first_texts(&self) -> Vec<String> {
+        self.rows.iter().filter_map(|row| row.values.first().and_then(Value::as_str)).map(str::to_owned).collect()
+    }
+}
+
 /// A statement with its parameters, for `batch`.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Statement {

@@ -220,7 +220,7 @@ impl TokenDbStore<'_> {
 
     async fn count(&self, sql: &str, now: UnixTime) -> Result<u64, StoreError> {
         let result = self.sql.execute(sql, &[now.into()]).await?;
-        let count = result.rows.first().and_then(|row| row.values.first()).and_then(Value::as_i64).unwrap_or(0);
+        let count = result.scalar().and_then(Value::as_i64).unwrap_or(0);
         Ok(u64::try_from(count).unwrap_or(0))
     }
 

@@ -164,7 +164,7 @@ impl HistoryStore<'_> {
             add(" AND event_time <= ?", until.into());
         }
         let total = self.sql.execute(&format!("SELECT COUNT(*) FROM token_change_history{filter}"), &params).await?;
-        let total = total.rows.first().and_then(|r| r.values.first()).and_then(Value::as_i64).unwrap_or(0);
+        let total = total.scalar().and_then(Value::as_i64).unwrap_or(0);
 
         let mut sql = format!(
             "SELECT id, token, username, token_type, token_name, parent, scopes, service, expires, actor, action, \
