@@ -28,7 +28,7 @@ node --test --test-timeout=300000 crates/host/tests/node/
 
 echo "== PostgreSQL + Redis (loopback servers, stopped on exit): shared HTTP suite, two serve processes"
 # Ports and state of their own, so this can run beside scripts/test.sh.
-export PORTCULLIS_SERVICES_DIR=/tmp/portcullis-host-services PORTCULLIS_PG_PORT=55433 PORTCULLIS_REDIS_PORT=56380
+export TEST_SERVICES_DIR=/tmp/portcullis-host-services TEST_PG_PORT=55433 TEST_REDIS_PORT=56380
 trap 'bash scripts/services.sh stop' EXIT
 eval "$(bash scripts/services.sh start)"
 node --test --test-timeout=300000 crates/host/tests/node/

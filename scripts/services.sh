@@ -1,12 +1,12 @@
 #!/usr/bin/env bash
 # Starts (or stops) a throwaway PostgreSQL and Redis on loopback ports for the tests:
-#   eval "$(bash scripts/services.sh start)"   # exports PORTCULLIS_TEST_POSTGRES / _REDIS
+#   eval "$(bash scripts/services.sh start)"   # exports TEST_POSTGRES_URL and TEST_REDIS_URL
 #   bash scripts/services.sh stop
 # Installs the Debian packages when missing. State lives in a temp dir removed on stop.
 set -euo pipefail
-STATE=${PORTCULLIS_SERVICES_DIR:-/tmp/portcullis-services}
-PG_PORT=${PORTCULLIS_PG_PORT:-55432}
-REDIS_PORT=${PORTCULLIS_REDIS_PORT:-56379}
+STATE=${TEST_SERVICES_DIR:-/tmp/portcullis-services}
+PG_PORT=${TEST_PG_PORT:-55432}
+REDIS_PORT=${TEST_REDIS_PORT:-56379}
 
 pg_bin() {
   local dir
@@ -46,8 +46,8 @@ start() {
     redis-cli -p "$REDIS_PORT" ping >/dev/null 2>&1 && break
     sleep 0.1
   done
-  echo "export PORTCULLIS_TEST_POSTGRES=postgres://postgres@127.0.0.1:$PG_PORT/portcullis"
-  echo "export PORTCULLIS_TEST_REDIS=redis://127.0.0.1:$REDIS_PORT/0"
+  echo "export TEST_POSTGRES_URL=postgres://postgres@127.0.0.1:$PG_PORT/portcullis"
+  echo "export TEST_REDIS_URL=redis://127.0.0.1:$REDIS_PORT/0"
 }
 
 stop() {

@@ -13,9 +13,13 @@ cargo build --locked -p portcullis --target wasm32-unknown-unknown
 cargo build --locked -p portcullis --target wasm32-wasip2
 
 echo "== PostgreSQL + Redis backends (servers started on loopback, stopped on exit)"
-trap 'bash scripts/services.sh stop' EXIT
-eval "$(bash scripts/services.sh start)"
-cargo test --locked -p portcullis-native --features networked-tests --test networked
+# In a subshell, so the servers' URLs (TEST_POSTGRES_URL, TEST_REDIS_URL) do not reach the later
+# stages: the host's SQLite pass must not pick them up.
+(
+  trap 'bash scripts/services.sh stop' EXIT
+  eval "$(bash scripts/services.sh start)"
+  cargo test --locked -p portcullis-native --features networked-tests --test networked
+)
 
 echo "== the component on the wasmtime host (HTTP suite on SQLite, on PostgreSQL + Redis, two processes)"
 bash scripts/host-test.sh

@@ -1,5 +1,5 @@
 //! Two `portcullis serve` processes sharing PostgreSQL and Redis (started by
-//! `scripts/services.sh`, which exports PORTCULLIS_TEST_POSTGRES and PORTCULLIS_TEST_REDIS): a
+//! `scripts/services.sh`, which exports TEST_POSTGRES_URL and TEST_REDIS_URL): a
 //! token made on one validates on the other, and a revocation on one is seen by the other at once.
 
 mod common;
@@ -17,7 +17,7 @@ fn url(var: &str) -> String {
 
 /// A schema of its own, so reruns start empty.
 fn fresh_schema(name: &str) -> String {
-    let base = url("PORTCULLIS_TEST_POSTGRES");
+    let base = url("TEST_POSTGRES_URL");
     let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build().unwrap();
     runtime.block_on(async {
         let admin = PostgresSql::connect(&base, 1).unwrap();
@@ -31,7 +31,7 @@ fn fresh_schema(name: &str) -> String {
 #[test]
 fn two_processes_share_tokens_and_revocations() {
     let sql = fresh_schema("host_shared");
-    let kv = url("PORTCULLIS_TEST_REDIS");
+    let kv = url("TEST_REDIS_URL");
     let env = [
         ("PORTCULLIS_HOST_SQL", sql.as_str()),
         ("PORTCULLIS_HOST_KV", kv.as_str()),

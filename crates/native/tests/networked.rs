@@ -1,5 +1,5 @@
 //! The storage contract and the core's flows on real PostgreSQL and Redis, started by
-//! `scripts/services.sh` (which exports PORTCULLIS_TEST_POSTGRES and PORTCULLIS_TEST_REDIS).
+//! `scripts/services.sh` (which exports TEST_POSTGRES_URL and TEST_REDIS_URL).
 #![cfg(feature = "networked-tests")]
 
 use std::rc::Rc;
@@ -24,16 +24,16 @@ fn runtime() -> tokio::runtime::Runtime {
 
 /// A database schema of its own for one test, so tests run in parallel.
 async fn postgres(schema: &str) -> PostgresSql {
-    let admin = PostgresSql::connect(&url("PORTCULLIS_TEST_POSTGRES"), 1).unwrap();
+    let admin = PostgresSql::connect(&url("TEST_POSTGRES_URL"), 1).unwrap();
     admin.execute_send(&format!("DROP SCHEMA IF EXISTS {schema} CASCADE"), &[]).await.unwrap();
     admin.execute_send(&format!("CREATE SCHEMA {schema}"), &[]).await.unwrap();
-    let base = url("PORTCULLIS_TEST_POSTGRES");
+    let base = url("TEST_POSTGRES_URL");
     let sep = if base.contains('?') { '&' } else { '?' };
     PostgresSql::connect(&format!("{base}{sep}options=-csearch_path%3D{schema}"), 8).unwrap()
 }
 
 async fn redis() -> RedisKv {
-    RedisKv::connect(&url("PORTCULLIS_TEST_REDIS")).await.unwrap()
+    RedisKv::connect(&url("TEST_REDIS_URL")).await.unwrap()
 }
 
 fn env(kv: RedisKv, sql: PostgresSql, clock: &MockClock) -> Env {
@@ -56,7 +56,7 @@ fn redis_follows_the_kv_contract() {
         kv.delete(&format!("{prefix}a")).await.unwrap();
         assert!(!kv.exists(&format!("{prefix}a")).await.unwrap());
         kv.set_with_ttl(&format!("{prefix}ttl"), b"x", 120).await.unwrap();
-        let client = redis::Client::open(url("PORTCULLIS_TEST_REDIS")).unwrap();
+        let client = redis::Client::open(url("TEST_REDIS_URL")).unwrap();
         let mut conn = client.get_multiplexed_async_connection().await.unwrap();
         let ttl: i64 = redis::cmd("TTL").arg(format!("{prefix}ttl")).query_async(&mut conn).await.unwrap();
         assert!((100..=120).contains(&ttl), "{ttl}");

@@ -1,6 +1,6 @@
 // The shared HTTP suite of SPEC 8 (tests/http/suite.mjs) against the real `portcullis serve`:
 // the component under the wasmtime host. On SQLite in a fresh data directory by default; on
-// PostgreSQL + Redis when PORTCULLIS_TEST_POSTGRES and PORTCULLIS_TEST_REDIS are set
+// PostgreSQL + Redis when TEST_POSTGRES_URL and TEST_REDIS_URL are set
 // (scripts/host-test.sh starts them). Needs the binary and the component built (host-test.sh).
 import { after } from "node:test";
 import { spawn } from "node:child_process";
@@ -25,10 +25,10 @@ Object.assign(env, {
   PORTCULLIS_JWT_SECRET: b64url(24),
   PORTCULLIS_HOST_CACHE_DIR: join(target, "tmp/portcullis-host-tests-cache"),
 });
-const backend = process.env.PORTCULLIS_TEST_POSTGRES && process.env.PORTCULLIS_TEST_REDIS ? "postgres+redis" : "sqlite";
+const backend = process.env.TEST_POSTGRES_URL && process.env.TEST_REDIS_URL ? "postgres+redis" : "sqlite";
 if (backend !== "sqlite") {
-  env.PORTCULLIS_HOST_SQL = process.env.PORTCULLIS_TEST_POSTGRES;
-  env.PORTCULLIS_HOST_KV = process.env.PORTCULLIS_TEST_REDIS;
+  env.PORTCULLIS_HOST_SQL = process.env.TEST_POSTGRES_URL;
+  env.PORTCULLIS_HOST_KV = process.env.TEST_REDIS_URL;
 }
 
 const server = spawn(join(target, "debug/portcullis"), ["serve", "--listen", "127.0.0.1:0", "--data", join(data, "data"), "--component", join(target, "wasm32-wasip2/release/portcullis_component.wasm")], { env, stdio: ["ignore", "pipe", "inherit"] });
