@@ -9,7 +9,8 @@ use std::rc::Rc;
 
 use chaos::{Chaos, Mode};
 use common::{config, key_ring, run, NOW};
-use portcullis::{migrate, Env, TokenChanges, TokenService, UserInfo};
+use portcullis::jwt::{Algorithm, JwtKeys, SigningKey};
+use portcullis::{migrate, Env, JwtSessionManager, JwtSettings, SessionLimits, SessionRef, TokenChanges, TokenPair, TokenService, UserInfo, WhenFull};
 use portcullis_native::testing::MockClock;
 use portcullis_native::{MemoryKv, OsRandom, SqliteSql};
 
@@ -133,4 +134,139 @@ fn settings_debug_redacts_secrets() {
     for secret in [KEY_B64, "c2VjcmV0LXNlY3JldC1zZQ", "correct horse"] {
         assert!(!shown.contains(secret), "Debug shows {secret}: {shown}");
     }
+}
+
+/// A JWT session manager (per-user limit 1, the oldest evicted) on storage that follows `plan`.
+async fn chaotic_sessions(plan: &chaos::SharedPlan) -> JwtSessionManager {
+    let clock = MockClock::at(NOW);
+    let kv = MemoryKv::with_clock(clock.now_fn());
+    let sql = SqliteSql::in_memory().unwrap();
+    migrate(&sql, NOW).await.unwrap();
+    let env = Env {
+        kv: Rc::new(Chaos {
+            inner: kv,
+            plan: plan.clone(),
+        }),
+        sql: Rc::new(Chaos {
+            inner: sql,
+            plan: plan.clone(),
+        }),
+        clock: Rc::new(clock),
+        rng: Rc::new(OsRandom),
+    };
+    let keys = JwtKeys::new(SigningKey::from_bytes(Algorithm::Hs512, &[42; 64]).unwrap());
+    let limits = SessionLimits {
+        per_user: Some(1),
+        global: None,
+        when_full: WhenFull::EvictOldest,
+    };
+    JwtSessionManager::new(
+        env,
+        key_ring(),
+        keys,
+        JwtSettings {
+            limits,
+            ..JwtSettings::default()
+        },
+    )
+}
+
+/// Runs `step` with every storage call from the n-th on failing (a crash as storage sees it),
+/// for each n, and then `check` with storage healthy.
+fn crash_at_every_call<S, C>(step: S, check: C)
+where
+    S: for<'a> Fn(
+        &'a JwtSessionManager,
+        &'a TokenPair,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>,
+    C: for<'a> Fn(
+        &'a JwtSessionManager,
+        &'a TokenPair,
+        u64,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = ()> + 'a>>,
+{
+    for call in 1..=12 {
+        run(async {
+            let plan = chaos::plan();
+            let m = chaotic_sessions(&plan).await;
+            let first = m.create_session("alice", &[]).await.unwrap();
+            plan.borrow_mut().calls = 0;
+            plan.borrow_mut().mode = Mode::From(call);
+            step(&m, &first).await;
+            plan.borrow_mut().mode = Mode::Off;
+            check(&m, &first, call).await;
+        });
+    }
+}
+
+/// Found by the load and crash run (tests/load, `kill -9` during a login): a login that evicts
+/// the user's oldest session deleted the evicted session's SQL rows, then (ignoring failures)
+/// its KV marker. A crash between the two, or a failed KV delete, left the evicted session's
+/// access token accepted by the fast path (`/auth`) for the rest of its lifetime although SQL
+/// had ended it. The marker is now deleted first.
+#[test]
+fn an_evicted_session_is_never_left_usable_on_the_fast_path() {
+    crash_at_every_call(
+        |m, _| Box::pin(async move { drop(m.create_session("alice", &[]).await) }),
+        |m, first, call| {
+            Box::pin(async move {
+                if m.authenticate_strict(&first.access_token).await.is_err() {
+                    assert!(m.validate_session(&first.access_token).await.is_err(), "storage failing from call {call}: evicted in SQL, still valid on the fast path");
+                }
+            })
+        },
+    );
+}
+
+/// Found with the finding above: a logout (or a reuse detection, which revokes the family)
+/// deleted the SQL rows first and the KV marker second; a crash between them left the logged-out
+/// access token valid on the fast path.
+#[test]
+fn a_logout_stopped_halfway_never_leaves_the_access_token_usable_on_the_fast_path() {
+    crash_at_every_call(
+        |m, first| {
+            Box::pin(async move {
+                drop(
+                    m.invalidate_session(SessionRef::Token(&first.access_token))
+                        .await,
+                )
+            })
+        },
+        |m, first, call| {
+            Box::pin(async move {
+                if m.authenticate_strict(&first.access_token).await.is_err() {
+                    assert!(m.validate_session(&first.access_token).await.is_err(), "storage failing from call {call}: logged out in SQL, still valid on the fast path");
+                }
+            })
+        },
+    );
+}
+
+/// Found with the findings above: a refresh that stopped between its SQL rotation and its KV
+/// marker, retried inside the grace window, returned the new pair without writing the marker,
+/// so the acknowledged new access token was refused by the fast path while the old one, rotated
+/// away in SQL, was still accepted. The retry now writes the marker.
+#[test]
+fn a_refresh_retried_after_a_crash_returns_a_pair_that_works() {
+    crash_at_every_call(
+        |m, first| Box::pin(async move { drop(m.refresh_session(&first.refresh_token).await) }),
+        |m, first, call| {
+            Box::pin(async move {
+                let pair = m
+                    .refresh_session(&first.refresh_token)
+                    .await
+                    .unwrap_or_else(|e| {
+                        panic!("storage failing from call {call}: retry refused: {e}")
+                    });
+                assert!(
+                    m.validate_session(&pair.access_token).await.is_ok(),
+                    "storage failing from call {call}: the retried pair's access token is refused"
+                );
+                assert!(
+                    m.validate_session(&first.access_token).await.is_err(),
+                    "storage failing from call {call}: the rotated access token is still valid"
+                );
+            })
+        },
+    );
 }

@@ -238,10 +238,8 @@ impl JwtSessionManager {
                 vec![access.as_str().into(), family.as_str().into(), username.into(), now.into(), access_exp.into()],
             ),
         ];
-        let evicted = self.table().insert_limited(&row, None, extra, &self.settings.limits, &family_cascade).await?;
-        for gone in &evicted {
-            let _ = self.env.kv.delete(&keys::jwt_session(gone)).await;
-        }
+        let marker = |family: &str| keys::jwt_session(family);
+        self.table().insert_limited(&row, None, extra, &self.settings.limits, &family_cascade, Some(&marker)).await?;
         self.mark(&family, &access, username, access_exp).await?;
         self.sign_pair(&family, username, &scopes, (&access, now), (&refresh, now)).await
     }
@@ -377,6 +375,10 @@ impl JwtSessionManager {
             let next = issued("SELECT issued FROM refresh_token WHERE jti = ? AND used_at IS NULL", successor).await?;
             let access_issued = issued("SELECT issued FROM access_token WHERE jti = ?", access).await?;
             if let (Some(refresh_issued), Some(access_issued)) = (next, access_issued) {
+                // The rotation may have stopped (a crash) between its SQL write and its marker:
+                // the retry completes it, or the pair it returns would not pass the fast path.
+                let access_exp = access_issued + i64::from(self.settings.session_timeout);
+                self.mark(&row.family, access, &row.username, access_exp).await?;
                 return self.sign_pair(&row.family, &row.username, &row.scopes, (access, access_issued), (successor, refresh_issued)).await;
             }
         }
@@ -407,14 +409,15 @@ impl JwtSessionManager {
         }))
     }
 
-    /// Ends a family: its session row, every access and refresh token, and the KV marker.
+    /// Ends a family: the KV marker first (so the fast path refuses it at once, even if the
+    /// SQL step never happens), then its session row and every access and refresh token.
     async fn revoke_family(&self, family: &str) -> Result<Option<String>> {
         let table = self.table();
         let username = table.get(family).await?.map(|row| row.username);
+        self.env.kv.delete(&keys::jwt_session(family)).await?;
         let mut batch = vec![table.delete_statement(&[family.to_owned()])];
         batch.extend(family_cascade(&[family.to_owned()]));
         self.env.sql.batch(&batch).await?;
-        self.env.kv.delete(&keys::jwt_session(family)).await?;
         Ok(username)
     }
 

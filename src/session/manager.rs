@@ -81,7 +81,7 @@ impl SessionManager {
             expires: now + self.session_timeout,
         };
         let sealed = self.keys.seal(row.id.as_bytes(), id.as_bytes(), &*self.env.rng);
-        self.table().insert_limited(&row, Some(sealed), vec![], &self.limits, &|_| vec![]).await?;
+        self.table().insert_limited(&row, Some(sealed), vec![], &self.limits, &|_| vec![], None).await?;
         Ok(id)
     }
 

@@ -49,7 +49,9 @@ const COLUMNS: &str = "id, username, created, last_access, expires";
 impl SessionTable<'_> {
     /// Inserts `row` (with `extra` statements in the same batch) within `limits`, evicting the
     /// oldest sessions if the policy says so (with the statements `cascade` gives for them, in
-    /// the same batch). Returns the ids evicted.
+    /// the same batch). The KV entries `kv_key` names for the evicted are deleted first, so a
+    /// crash between the two steps never leaves an evicted session usable on the fast path.
+    /// Returns the ids evicted.
     pub(crate) async fn insert_limited(
         &self,
         row: &SessionRow,
@@ -57,6 +59,7 @@ impl SessionTable<'_> {
         extra: Vec<Statement>,
         limits: &SessionLimits,
         cascade: &dyn Fn(&[String]) -> Vec<Statement>,
+        kv_key: Option<&dyn Fn(&str) -> String>,
     ) -> Result<Vec<String>> {
         let lock_name = match limits.global {
             Some(_) => format!("session-limit:{}", self.manager),
@@ -71,7 +74,7 @@ impl SessionTable<'_> {
             ttl_ms: LOCK_TTL_MS,
         };
         let guard = mutex.acquire().await?;
-        let result = self.insert_locked(row, sealed_id, extra, limits, cascade).await;
+        let result = self.insert_locked(row, sealed_id, extra, limits, cascade, kv_key).await;
         let released = mutex.release(guard).await;
         let evicted = result?;
         released?;
@@ -85,6 +88,7 @@ impl SessionTable<'_> {
         extra: Vec<Statement>,
         limits: &SessionLimits,
         cascade: &dyn Fn(&[String]) -> Vec<Statement>,
+        kv_key: Option<&dyn Fn(&str) -> String>,
     ) -> Result<Vec<String>> {
         let now = row.created;
         let mut evict: Vec<String> = Vec::new();
@@ -101,6 +105,11 @@ impl SessionTable<'_> {
             }
             let excess = live.len() + 1 - limit as usize;
             evict.extend(live.into_iter().take(excess).cloned());
+        }
+        if let Some(kv_key) = kv_key {
+            for id in &evict {
+                self.env.kv.delete(&kv_key(id)).await?;
+            }
         }
         let mut batch = Vec::new();
         if !evict.is_empty() {
