@@ -4,7 +4,7 @@
 # a fresh data directory: a seeded mix of requests, every answer checked against a model,
 # `kill -9` of the server during the load, restart, every acknowledged write checked, audit clean.
 #
-#   bash scripts/load-test.sh                  # CI form: 20,000 requests, 64 in flight, 1 kill
+#   bash scripts/load-test.sh                  # CI form: 10,000 requests, 64 in flight, 1 kill
 #   bash scripts/load-test.sh long             # long form: 200,000 requests, 64 in flight, 4 kills
 #   bash scripts/load-test.sh postgres         # CI form on PostgreSQL + Redis (loopback servers)
 #   bash scripts/load-test.sh ci|long|postgres [extra run.mjs options, e.g. --seed 7]
@@ -34,7 +34,7 @@ run=(node tests/load/run.mjs --bin "$target/$profile/portcullis"
   --component "$target/wasm32-wasip2/release/portcullis_component.wasm")
 
 case $form in
-  ci) "${run[@]}" --requests 20000 --concurrency 64 --kills 1 --max-seconds 240 "$@" ;;
+  ci) "${run[@]}" --requests 10000 --concurrency 64 --kills 1 --max-seconds 240 "$@" ;;
   long) "${run[@]}" --requests 200000 --concurrency 64 --kills 4 --max-seconds 3600 "$@" ;;
   postgres)
     # Ports and state of their own, so this can run beside the other test stages.
