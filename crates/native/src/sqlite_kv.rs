@@ -7,6 +7,11 @@ use rusqlite::{params, OptionalExtension};
 
 use crate::{page, system_millis, NowFn, SqliteSql, PAGE_SIZE};
 
+/// The KV table: one B-tree keyed by `key` (`WITHOUT ROWID`), so a read is one lookup, not an
+/// index lookup followed by a table lookup.
+const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires_ms INTEGER) WITHOUT ROWID; \
+                      CREATE INDEX IF NOT EXISTS kv_by_expiry ON kv (expires_ms)";
+
 /// A persistent KV in its own SQLite table, with TTLs.
 #[derive(Clone)]
 pub struct SqliteKv {
@@ -20,13 +25,20 @@ impl SqliteKv {
         Self::new(SqliteSql::open(path)?, Arc::new(system_millis))
     }
 
-    /// A KV on an existing SQLite handle whose TTLs follow `now`.
+    /// A KV on an existing SQLite handle whose TTLs follow `now`. A table of the first layout
+    /// (a rowid table) is converted in one transaction.
     pub fn new(db: SqliteSql, now: NowFn) -> Result<Self, StoreError> {
         db.with_conn(|conn| {
-            conn.execute_batch(
-                "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires_ms INTEGER); \
-                 CREATE INDEX IF NOT EXISTS kv_by_expiry ON kv (expires_ms)",
-            )
+            let table: Option<String> =
+                conn.query_row("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'kv'", [], |row| row.get(0)).optional()?;
+            match table {
+                Some(sql) if !sql.contains("WITHOUT ROWID") => conn.execute_batch(&format!(
+                    "BEGIN IMMEDIATE; ALTER TABLE kv RENAME TO kv_rowid; DROP INDEX IF EXISTS kv_by_expiry; {SCHEMA}; \
+                     INSERT INTO kv (key, value, expires_ms) SELECT key, value, expires_ms FROM kv_rowid; \
+                     DROP TABLE kv_rowid; COMMIT"
+                )),
+                _ => conn.execute_batch(SCHEMA),
+            }
         })?;
         Ok(SqliteKv { db, now })
     }
@@ -81,14 +93,66 @@ impl Kv for SqliteKv {
         let now = (self.now)();
         let after = cursor.unwrap_or("");
         let limit = i64::try_from(PAGE_SIZE).unwrap_or(1000) + 1;
+        // The range [prefix, end) lets SQLite walk just the prefix's part of the key order.
+        let end = prefix_end(prefix);
         let keys: Vec<String> = self.db.with_conn(|conn| {
             let mut stmt = conn.prepare_cached(
-                "SELECT key FROM kv WHERE substr(key, 1, length(?1)) = ?1 AND key > ?2 \
-                 AND (expires_ms IS NULL OR expires_ms > ?3) ORDER BY key LIMIT ?4",
+                "SELECT key FROM kv WHERE key >= ?1 AND (?5 IS NULL OR key < ?5) AND substr(key, 1, length(?1)) = ?1 \
+                 AND key > ?2 AND (expires_ms IS NULL OR expires_ms > ?3) ORDER BY key LIMIT ?4",
             )?;
-            let rows = stmt.query_map(params![prefix, after, now, limit], |row| row.get(0))?;
+            let rows = stmt.query_map(params![prefix, after, now, limit, end], |row| row.get(0))?;
             rows.collect()
         })?;
         Ok(page(keys))
+    }
+}
+
+/// The first string after every string that starts with `prefix` (`None`: no bound), in
+/// SQLite's default (byte) order: the prefix with its last character incremented.
+fn prefix_end(prefix: &str) -> Option<String> {
+    let mut chars: Vec<char> = prefix.chars().collect();
+    while let Some(last) = chars.pop() {
+        if let Some(next) = char::from_u32(last as u32 + 1) {
+            chars.push(next);
+            return Some(chars.into_iter().collect());
+        }
+    }
+    None
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use futures::executor::block_on;
+
+    #[test]
+    fn prefix_end_bounds_exactly_the_keys_with_the_prefix() {
+        assert_eq!(prefix_end("token:"), Some("token;".to_owned()));
+        assert_eq!(prefix_end(""), None);
+        assert_eq!(prefix_end("a\u{10FFFF}"), Some("b".to_owned()));
+    }
+
+    #[test]
+    fn a_kv_table_of_the_first_layout_is_converted_with_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.sqlite");
+        let db = SqliteSql::open(&path).unwrap();
+        db.with_conn(|conn| {
+            conn.execute_batch(
+                "CREATE TABLE kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires_ms INTEGER); \
+                 CREATE INDEX kv_by_expiry ON kv (expires_ms); \
+                 INSERT INTO kv VALUES ('token:a', x'01', NULL), ('token:b', x'02', 5000), ('other', x'03', NULL)",
+            )
+        })
+        .unwrap();
+        let kv = SqliteKv::new(db.clone(), Arc::new(|| 1000)).unwrap();
+        let sql: String = db.with_conn(|c| c.query_row("SELECT sql FROM sqlite_master WHERE name = 'kv'", [], |r| r.get(0))).unwrap();
+        assert!(sql.contains("WITHOUT ROWID"), "{sql}");
+        assert_eq!(block_on(kv.get("token:a")).unwrap(), Some(vec![1]));
+        assert_eq!(block_on(kv.get("token:b")).unwrap(), Some(vec![2]));
+        assert_eq!(block_on(kv.list_keys("token:", None)).unwrap().keys, ["token:a", "token:b"]);
+        // Opening again leaves the converted table alone.
+        let again = SqliteKv::new(db, Arc::new(|| 6000)).unwrap();
+        assert_eq!(block_on(again.list_keys("", None)).unwrap().keys, ["other", "token:a"]);
     }
 }
