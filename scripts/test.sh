@@ -24,6 +24,9 @@ echo "== PostgreSQL + Redis backends (servers started on loopback, stopped on ex
 echo "== the component on the wasmtime host (HTTP suite on SQLite, on PostgreSQL + Redis, two processes)"
 bash scripts/host-test.sh
 
+echo "== load and crash: 10,000 requests, 64 in flight, kill -9 and restart (the long form: docs/RELIABILITY.md)"
+bash scripts/load-test.sh
+
 echo "== Worker on local workerd (the shared HTTP suite and the Worker's own tests)"
 bash scripts/worker-test.sh
 
