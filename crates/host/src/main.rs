@@ -3,6 +3,7 @@
 
 mod cli;
 mod data_dir;
+mod guest_log;
 mod runtime;
 mod serve;
 mod settings;

@@ -1,20 +1,23 @@
-//! The component on wasmtime: one engine and one pre-instantiated component per process, one
-//! store and instance per request or admin call.
+//! The component on wasmtime: one engine and one pre-instantiated component per process. HTTP
+//! requests run on warm instances, each serving one request at a time and reused across requests
+//! (the guest builds its API once per instance); an instance that traps is dropped. Admin calls
+//! get a fresh instance each.
 
 use std::path::Path;
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 use std::time::Duration;
 
 use anyhow::{Context as _, Result};
 use wasmtime::component::{InstancePre, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::p2::bindings::ProxyPre;
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use portcullis_host::{AuditIssue, DenyOutgoingHttp, Failure, Managed, ManagedPre};
 use portcullis_host::Storage;
+
+use crate::guest_log::{GuestLog, RequestLog};
 
 /// Memory one instance may grow to.
 const MAX_INSTANCE_MEMORY: usize = 64 << 20;
@@ -22,8 +25,13 @@ const MAX_INSTANCE_MEMORY: usize = 64 << 20;
 const EPOCH_TICK: Duration = Duration::from_millis(100);
 /// CPU-and-wall time one call may take before it traps: 10 s.
 const DEADLINE_TICKS: u64 = 100;
-/// What the guest may write to stderr per call (its error log line).
+/// What the guest may write to stderr per call (its error log line); the rest is dropped.
 const STDERR_CAPACITY: usize = 4096;
+/// Idle warm instances kept for the next requests; more are dropped when their request ends.
+const MAX_IDLE_INSTANCES: usize = 64;
+/// Requests one warm instance serves before it is replaced, which bounds what a guest could
+/// accumulate (memory, resources) over its life.
+const MAX_REQUESTS_PER_INSTANCE: u32 = 10_000;
 
 /// The state of one store.
 pub struct Ctx {
@@ -33,6 +41,7 @@ pub struct Ctx {
     hooks: DenyOutgoingHttp,
     storage: Storage,
     limits: StoreLimits,
+    log: GuestLog,
 }
 
 impl WasiView for Ctx {
@@ -59,6 +68,21 @@ struct Inner {
     managed: ManagedPre<Ctx>,
     storage: Storage,
     guest_env: Vec<(String, String)>,
+    idle: Mutex<Vec<HttpInstance>>,
+}
+
+/// An instance of the HTTP handler with its store, serving one request at a time.
+pub struct HttpInstance {
+    pub store: Store<Ctx>,
+    pub proxy: Proxy,
+    served: u32,
+}
+
+impl HttpInstance {
+    /// Sends the guest's stderr to a new log for the next call.
+    fn start_log(&self) -> RequestLog {
+        self.store.data().log.start()
+    }
 }
 
 /// A guest call failed: the guest answered with a failure, or it trapped.
@@ -96,12 +120,13 @@ impl Runtime {
         let proxy = ProxyPre::new(pre.clone()).map_err(anyhow::Error::from).context("the component exports no wasi:http/incoming-handler")?;
         let managed = ManagedPre::new(pre).map_err(anyhow::Error::from).context("the component exports no portcullis:auth/admin")?;
         start_epoch_ticker(engine.clone());
-        Ok(Runtime { inner: Arc::new(Inner { proxy, managed, storage, guest_env }) })
+        Ok(Runtime { inner: Arc::new(Inner { proxy, managed, storage, guest_env, idle: Mutex::default() }) })
     }
 
-    /// A fresh store whose guest writes stderr into `stderr`.
-    pub fn store(&self, stderr: MemoryOutputPipe) -> Store<Ctx> {
-        let wasi = WasiCtx::builder().envs(&self.inner.guest_env).stderr(stderr).build();
+    /// A fresh store; the guest's stderr goes to its [`GuestLog`].
+    fn store(&self) -> Store<Ctx> {
+        let log = GuestLog::new(STDERR_CAPACITY);
+        let wasi = WasiCtx::builder().envs(&self.inner.guest_env).stderr(log.clone()).build();
         let ctx = Ctx {
             wasi,
             http: WasiHttpCtx::new(),
@@ -109,6 +134,7 @@ impl Runtime {
             hooks: DenyOutgoingHttp,
             storage: self.inner.storage.clone(),
             limits: StoreLimitsBuilder::new().memory_size(MAX_INSTANCE_MEMORY).build(),
+            log,
         };
         let mut store = Store::new(self.inner.proxy.engine(), ctx);
         store.limiter(|ctx| &mut ctx.limits);
@@ -117,8 +143,34 @@ impl Runtime {
         store
     }
 
-    pub fn proxy(&self) -> &ProxyPre<Ctx> {
-        &self.inner.proxy
+    /// An instance for one HTTP request (an idle warm one, else a new one) and the log of what
+    /// its guest writes during the request. Its deadline starts now.
+    pub async fn http_instance(&self) -> wasmtime::Result<(HttpInstance, RequestLog)> {
+        let idle = self.inner.idle.lock().unwrap_or_else(PoisonError::into_inner).pop();
+        let mut instance = match idle {
+            Some(instance) => instance,
+            None => {
+                let mut store = self.store();
+                let proxy = self.inner.proxy.instantiate_async(&mut store).await?;
+                HttpInstance { store, proxy, served: 0 }
+            }
+        };
+        let log = instance.start_log();
+        instance.store.set_epoch_deadline(DEADLINE_TICKS);
+        instance.served += 1;
+        Ok((instance, log))
+    }
+
+    /// Keeps an instance whose call returned normally for the next request (one that trapped
+    /// must not come back: its state is undefined).
+    pub fn recycle(&self, instance: HttpInstance) {
+        if instance.served >= MAX_REQUESTS_PER_INSTANCE {
+            return;
+        }
+        let mut idle = self.inner.idle.lock().unwrap_or_else(PoisonError::into_inner);
+        if idle.len() < MAX_IDLE_INSTANCES {
+            idle.push(instance);
+        }
     }
 
     /// Applies the schema migrations; returns the versions applied now.
@@ -139,7 +191,7 @@ impl Runtime {
     }
 
     async fn instantiate(&self) -> Result<(Store<Ctx>, Managed), CallError> {
-        let mut store = self.store(MemoryOutputPipe::new(STDERR_CAPACITY));
+        let mut store = self.store();
         let instance = self.inner.managed.instantiate_async(&mut store).await.map_err(CallError::Trap)?;
         Ok((store, instance))
     }

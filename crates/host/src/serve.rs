@@ -1,5 +1,5 @@
-//! `portcullis serve`: HTTP/1.1 with hyper, one fresh instance per request, a log line per
-//! request, and the scheduled expiry.
+//! `portcullis serve`: HTTP/1.1 with hyper, each request on a warm instance of the component
+//! (see [`Runtime::http_instance`]), a log line per request, and the scheduled expiry.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -13,17 +13,13 @@ use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
 use tokio::net::TcpListener;
-use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
-use crate::runtime::Runtime;
+use crate::runtime::{HttpInstance, Runtime};
 use crate::settings::CLIENT_IP_HEADER;
-
-/// What the guest may write to stderr during one request (its error log line).
-const GUEST_LOG_CAPACITY: usize = 4096;
 
 pub struct ServeOptions {
     pub listen: SocketAddr,
@@ -100,12 +96,11 @@ async fn handle(runtime: &Runtime, www: Option<&std::path::Path>, mut req: Reque
     if let Ok(ip) = HeaderValue::from_str(&peer.ip().to_string()) {
         req.headers_mut().insert(CLIENT_IP_HEADER, ip);
     }
-    let guest_log = MemoryOutputPipe::new(GUEST_LOG_CAPACITY);
-    let (response, note) = match run_guest(runtime, req, guest_log.clone()).await {
-        Ok(response) => (response, String::new()),
-        Err(e) => (internal_error(), format!("trap: {}", one_line(&format!("{e:#}")))),
+    let (response, guest_log, note) = match run_guest(runtime, req).await {
+        Ok((response, log)) => (response, log, String::new()),
+        Err((e, log)) => (internal_error(), log, format!("trap: {}", one_line(&format!("{e:#}")))),
     };
-    let guest_note = one_line(&String::from_utf8_lossy(&guest_log.contents()));
+    let guest_note = one_line(&String::from_utf8_lossy(&guest_log));
     let note = [guest_note, note].into_iter().filter(|n| !n.is_empty()).collect::<Vec<_>>().join("; ");
     let elapsed = started.elapsed().as_secs_f64() * 1000.0;
     let separator = if note.is_empty() { "" } else { " " };
@@ -113,22 +108,30 @@ async fn handle(runtime: &Runtime, www: Option<&std::path::Path>, mut req: Reque
     response
 }
 
-async fn run_guest(runtime: &Runtime, req: Request<Incoming>, guest_log: MemoryOutputPipe) -> Result<Response<HyperOutgoingBody>> {
-    let mut store = runtime.store(guest_log);
+/// The guest's response and what it logged; an error and the log when it gave none.
+async fn run_guest(runtime: &Runtime, req: Request<Incoming>) -> Result<(Response<HyperOutgoingBody>, Vec<u8>), (anyhow::Error, Vec<u8>)> {
+    let (mut instance, log) = runtime.http_instance().await.map_err(|e| (e.into(), Vec::new()))?;
     let (sender, receiver) = tokio::sync::oneshot::channel();
-    let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req).map_err(anyhow::Error::from)?;
-    let outparam = store.data_mut().http().new_response_outparam(sender).map_err(anyhow::Error::from)?;
-    let pre = runtime.proxy().clone();
-    // The guest keeps running in its own task while hyper sends the body it writes.
+    let store = &mut instance.store;
+    let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req);
+    let outparam = store.data_mut().http().new_response_outparam(sender);
+    let (incoming, outparam) = match (incoming, outparam) {
+        (Ok(incoming), Ok(outparam)) => (incoming, outparam),
+        (Err(e), _) | (_, Err(e)) => return Err((e.into(), log.take())),
+    };
+    // The guest keeps running in its own task while hyper sends the body it writes; the
+    // instance goes back to the pool when its call returns normally.
+    let pool = runtime.clone();
     let task = tokio::spawn(async move {
-        let proxy = pre.instantiate_async(&mut store).await?;
-        let result = proxy.wasi_http_incoming_handler().call_handle(&mut store, incoming, outparam).await;
-        if let Err(e) = &result {
-            eprintln!("portcullis: the component trapped: {}", one_line(&format!("{e:#}")));
+        let HttpInstance { store, proxy, .. } = &mut instance;
+        let result = proxy.wasi_http_incoming_handler().call_handle(&mut *store, incoming, outparam).await;
+        match &result {
+            Ok(()) => pool.recycle(instance),
+            Err(e) => eprintln!("portcullis: the component trapped: {}", one_line(&format!("{e:#}"))),
         }
         result
     });
-    match receiver.await {
+    let outcome = match receiver.await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(code)) => Err(anyhow::anyhow!("the component answered with error {code:?}")),
         Err(_) => match task.await {
@@ -136,6 +139,11 @@ async fn run_guest(runtime: &Runtime, req: Request<Incoming>, guest_log: MemoryO
             Ok(Err(e)) => Err(e.into()),
             Err(e) => Err(e.into()),
         },
+    };
+    let log = log.take();
+    match outcome {
+        Ok(response) => Ok((response, log)),
+        Err(e) => Err((e, log)),
     }
 }
 
