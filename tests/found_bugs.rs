@@ -224,10 +224,11 @@ async fn two_session_processes(limits: SessionLimits) -> (Harness, Rc<Gate>, Jwt
 
 const PER_USER_EVICT: SessionLimits = SessionLimits { per_user: Some(1), global: None, when_full: WhenFull::EvictOldest };
 
-/// Found by the races (tests/races/races.mjs, session limit with eviction): a creation whose KV
-/// marker is written after a concurrent creation evicted it leaves the evicted session valid on
-/// the fast path (`validate_session`, `/auth`, `user-info`) for the access token's lifetime:
-/// more live sessions than the limit, though SQL holds exactly the limit.
+/// The flaw the races found (the late marker, below) on eviction, which the races' session
+/// limit with eviction checks: a creation whose KV marker is written after a concurrent creation
+/// evicted it leaves the evicted session valid on the fast path (`validate_session`, `/auth`,
+/// `user-info`) for the access token's lifetime: more live sessions than the limit, though SQL
+/// holds exactly the limit.
 #[test]
 fn a_session_evicted_before_its_marker_is_written_stays_evicted() {
     run(async {
@@ -246,10 +247,10 @@ fn a_session_evicted_before_its_marker_is_written_stays_evicted() {
     })
 }
 
-/// Found by the races (refresh reuse after the grace window, while the successor rotates): a
-/// refresh that commits in SQL, then writes its KV marker after a logout (or a reuse detection)
-/// revoked the family, makes the new access token valid on the fast path though its family is
-/// gone: the revocation is lost for up to the access token's lifetime.
+/// The same flaw on revocation, which the races' reuse after the grace window (while the
+/// successor rotates) checks: a refresh that commits in SQL, then writes its KV marker after a
+/// logout (or a reuse detection) revoked the family, makes the new access token valid on the fast
+/// path though its family is gone: the revocation is lost for up to the access token's lifetime.
 #[test]
 fn a_revocation_racing_a_refresh_is_not_undone_by_the_late_marker() {
     run(async {
@@ -271,10 +272,11 @@ fn a_revocation_racing_a_refresh_is_not_undone_by_the_late_marker() {
     })
 }
 
-/// Found by the races (refresh, chained): the winner of a rotation writes its marker late,
-/// after a retry within the grace window handed the same pair to the client and the client
-/// rotated again. The stale marker makes the superseded access token valid again and the live
-/// one invalid on the fast path.
+/// Found by the races (tests/races/races.mjs, a chained refresh round across four `portcullis
+/// serve` processes: the superseded access token answered 200 on every instance's fast path and
+/// 401 on the strict one): the winner of a rotation writes its marker late, after a retry within
+/// the grace window handed the same pair to the client and the client rotated again. The stale
+/// marker makes the superseded access token valid again and the live one invalid on the fast path.
 #[test]
 fn a_late_marker_does_not_bring_back_a_superseded_access_token() {
     run(async {
