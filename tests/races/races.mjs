@@ -24,7 +24,8 @@ const REQUEST_TIMEOUT_MS = 30_000;
 
 /** A keep-alive client per base URL, with enough sockets for every request of a round. */
 export function pool(urls, sockets) {
-  const agents = urls.map(() => new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets }));
+  const agent = () => new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
+  let agents = urls.map(agent);
   function call(i, method, path, { token, json } = {}) {
     const base = urls[i % urls.length];
     const headers = {};
@@ -56,8 +57,14 @@ export function pool(urls, sockets) {
       req.end(body);
     });
   }
-  /** Opens `sockets` connections to every URL, so a round's requests leave together. */
+  /**
+   * Opens `sockets` fresh connections to every URL, so a round's requests leave together. After a
+   * pause, idle sockets may be closing on the server's side (wrangler's proxy closes them after a
+   * few seconds): they are dropped first, never reused.
+   */
   async function warm() {
+    agents.forEach((a) => a.destroy());
+    agents = urls.map(agent);
     await Promise.all(urls.flatMap((_, u) => Array.from({ length: sockets }, () => call(u, "GET", "/health"))));
   }
   const close = () => agents.forEach((a) => a.destroy());
@@ -210,6 +217,7 @@ export function raceSuite({ label, urls, limitUrls, bootstrapToken, rounds, conc
       // while its successor is being rotated by a legitimate client at the same moment.
       const wait = lastRotation + (grace + 2) * 1000 - Date.now();
       if (wait > 0) await sleep(wait);
+      await all.warm();
       for (const f of families.filter((f) => !f.chain)) {
         reuse.rounds++;
         const n = Math.max(2, k / 2);
