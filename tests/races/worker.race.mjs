@@ -8,10 +8,17 @@ import { queryD1, startWorker } from "../worker/harness.mjs";
 import { raceParams, raceSettings, raceSuite } from "./races.mjs";
 
 const params = raceParams();
-const [refuse, evict] = await Promise.all([
+const started = await Promise.allSettled([
   startWorker({ vars: raceSettings(params, "refuse") }),
   startWorker({ vars: raceSettings(params, "evict_oldest") }),
 ]);
+const failed = started.find((s) => s.status === "rejected");
+if (failed) {
+  // Stop the one that did start before failing.
+  await Promise.all(started.filter((s) => s.status === "fulfilled").map((s) => s.value.stop()));
+  throw failed.reason;
+}
+const [refuse, evict] = started.map((s) => s.value);
 after(() => Promise.all([refuse.stop(), evict.stop()]));
 console.log(`# races: the Worker on local workerd: ${JSON.stringify(params)}`);
 
