@@ -5,13 +5,18 @@ mod common;
 #[path = "faults/chaos.rs"]
 mod chaos;
 
+use std::cell::Cell;
 use std::rc::Rc;
 
+use async_trait::async_trait;
 use chaos::{Chaos, Mode};
-use common::{config, key_ring, run, NOW};
+use common::{config, key_ring, run, Harness, NOW};
 use portcullis::jwt::{Algorithm, JwtKeys, SigningKey};
-use portcullis::{migrate, Env, JwtSessionManager, JwtSettings, SessionLimits, SessionRef, TokenChanges, TokenPair, TokenService, UserInfo, WhenFull};
-use portcullis_native::testing::MockClock;
+use portcullis::{
+    migrate, Env, JwtSessionManager, JwtSettings, KeyPage, Kv, SessionLimits, SessionRef, StoreError, TokenChanges,
+    TokenPair, TokenService, UserInfo, WhenFull,
+};
+use portcullis_native::testing::{yield_now, MockClock};
 use portcullis_native::{MemoryKv, OsRandom, SqliteSql};
 
 /// Found by tests/faults.rs (seed 3237998085 before garbage was kept out of fixing audits):
@@ -134,6 +139,161 @@ fn settings_debug_redacts_secrets() {
     for secret in [KEY_B64, "c2VjcmV0LXNlY3JldC1zZQ", "correct horse"] {
         assert!(!shown.contains(secret), "Debug shows {secret}: {shown}");
     }
+}
+
+/// A KV that holds back the next write of a JWT session marker (`jwt-session:<family>`) until
+/// the test opens the gate: a process that is slow between its SQL commit and its KV write.
+#[derive(Clone)]
+struct SlowMarker {
+    inner: MemoryKv,
+    gate: Rc<Gate>,
+}
+
+#[derive(Default)]
+struct Gate {
+    armed: Cell<bool>,
+    held: Cell<bool>,
+    open: Cell<bool>,
+}
+
+impl Gate {
+    /// Waits (bounded) until a marker write is being held.
+    async fn until_held(&self) {
+        for _ in 0..100_000 {
+            if self.held.get() {
+                return;
+            }
+            yield_now().await;
+        }
+        panic!("no marker write was held");
+    }
+}
+
+impl SlowMarker {
+    async fn pass(&self, key: &str) {
+        if !(key.starts_with("jwt-session:") && self.gate.armed.replace(false)) {
+            return;
+        }
+        self.gate.held.set(true);
+        for _ in 0..1_000_000 {
+            if self.gate.open.get() {
+                return;
+            }
+            yield_now().await;
+        }
+        panic!("the gate was never opened");
+    }
+}
+
+#[async_trait(?Send)]
+impl Kv for SlowMarker {
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        self.inner.get(key).await
+    }
+    async fn set(&self, key: &str, value: &[u8]) -> Result<(), StoreError> {
+        self.pass(key).await;
+        self.inner.set(key, value).await
+    }
+    async fn set_with_ttl(&self, key: &str, value: &[u8], ttl_seconds: u64) -> Result<(), StoreError> {
+        self.pass(key).await;
+        self.inner.set_with_ttl(key, value, ttl_seconds).await
+    }
+    async fn delete(&self, key: &str) -> Result<(), StoreError> {
+        self.inner.delete(key).await
+    }
+    async fn exists(&self, key: &str) -> Result<bool, StoreError> {
+        self.inner.exists(key).await
+    }
+    async fn list_keys(&self, prefix: &str, cursor: Option<&str>) -> Result<KeyPage, StoreError> {
+        self.inner.list_keys(prefix, cursor).await
+    }
+}
+
+/// Two JWT session managers ("processes") on one state; the first writes its markers late when
+/// the gate is armed.
+async fn two_session_processes(limits: SessionLimits) -> (Harness, Rc<Gate>, JwtSessionManager, JwtSessionManager) {
+    let h = Harness::new().await;
+    let gate = Rc::new(Gate::default());
+    let slow_env = Env { kv: Rc::new(SlowMarker { inner: h.kv.clone(), gate: gate.clone() }), ..h.env.clone() };
+    let settings = JwtSettings { limits, ..JwtSettings::default() };
+    let keys = || JwtKeys::new(SigningKey::from_bytes(Algorithm::Hs512, &[42; 64]).unwrap());
+    let slow = JwtSessionManager::new(slow_env, key_ring(), keys(), settings.clone());
+    let fast = JwtSessionManager::new(h.env.clone(), key_ring(), keys(), settings);
+    (h, gate, slow, fast)
+}
+
+const PER_USER_EVICT: SessionLimits = SessionLimits { per_user: Some(1), global: None, when_full: WhenFull::EvictOldest };
+
+/// The flaw the races found (the late marker, below) on eviction, which the races' session
+/// limit with eviction checks: a creation whose KV marker is written after a concurrent creation
+/// evicted it leaves the evicted session valid on the fast path (`validate_session`, `/auth`,
+/// `user-info`) for the access token's lifetime: more live sessions than the limit, though SQL
+/// holds exactly the limit.
+#[test]
+fn a_session_evicted_before_its_marker_is_written_stays_evicted() {
+    run(async {
+        let (h, gate, slow, fast) = two_session_processes(PER_USER_EVICT).await;
+        gate.armed.set(true);
+        let (first, second) = futures::join!(slow.create_session("alice", &[]), async {
+            gate.until_held().await;
+            let second = fast.create_session("alice", &[]).await;
+            gate.open.set(true);
+            second
+        });
+        let (first, second) = (first.unwrap(), second.unwrap());
+        assert!(fast.validate_session(&second.access_token).await.is_ok());
+        assert!(fast.validate_session(&first.access_token).await.is_err(), "an evicted session is valid: two live under a limit of one");
+        assert_eq!(h.count("SELECT COUNT(*) FROM session").await, 1);
+    })
+}
+
+/// The same flaw on revocation, which the races' reuse after the grace window (while the
+/// successor rotates) checks: a refresh that commits in SQL, then writes its KV marker after a
+/// logout (or a reuse detection) revoked the family, makes the new access token valid on the fast
+/// path though its family is gone: the revocation is lost for up to the access token's lifetime.
+#[test]
+fn a_revocation_racing_a_refresh_is_not_undone_by_the_late_marker() {
+    run(async {
+        let (h, gate, slow, fast) = two_session_processes(SessionLimits::default()).await;
+        let first = fast.create_session("alice", &[]).await.unwrap();
+        gate.armed.set(true);
+        let (refreshed, logout) = futures::join!(slow.refresh_session(&first.refresh_token), async {
+            gate.until_held().await;
+            let logout = fast.invalidate_session(SessionRef::Token(&first.access_token)).await;
+            gate.open.set(true);
+            logout
+        });
+        assert_eq!(logout.unwrap().as_deref(), Some("alice"));
+        if let Ok(pair) = refreshed {
+            assert!(fast.validate_session(&pair.access_token).await.is_err(), "a token of a revoked family is valid");
+        }
+        assert!(fast.validate_session(&first.access_token).await.is_err());
+        assert_eq!(h.count("SELECT COUNT(*) FROM access_token").await, 0);
+    })
+}
+
+/// Found by the races (tests/races/races.mjs, a chained refresh round across four `portcullis
+/// serve` processes: the superseded access token answered 200 on every instance's fast path and
+/// 401 on the strict one): the winner of a rotation writes its marker late, after a retry within
+/// the grace window handed the same pair to the client and the client rotated again. The stale
+/// marker makes the superseded access token valid again and the live one invalid on the fast path.
+#[test]
+fn a_late_marker_does_not_bring_back_a_superseded_access_token() {
+    run(async {
+        let (_h, gate, slow, fast) = two_session_processes(SessionLimits::default()).await;
+        let first = fast.create_session("alice", &[]).await.unwrap();
+        gate.armed.set(true);
+        let (won, (retried, next)) = futures::join!(slow.refresh_session(&first.refresh_token), async {
+            gate.until_held().await;
+            let retried = fast.refresh_session(&first.refresh_token).await.unwrap();
+            let next = fast.refresh_session(&retried.refresh_token).await.unwrap();
+            gate.open.set(true);
+            (retried, next)
+        });
+        assert_eq!(won.unwrap().access_token, retried.access_token);
+        assert!(fast.validate_session(&next.access_token).await.is_ok(), "the live access token is refused");
+        assert!(fast.validate_session(&retried.access_token).await.is_err(), "a superseded access token is valid");
+    })
 }
 
 /// A JWT session manager (per-user limit 1, the oldest evicted) on storage that follows `plan`.

@@ -33,6 +33,8 @@ pub enum Permission {
 pub type Datasets = BTreeMap<String, Vec<Permission>>;
 
 const MANAGER: &str = "jwt";
+/// How often a session marker is rewritten while SQL keeps changing under it.
+const MARKER_SYNC_ATTEMPTS: usize = 8;
 
 /// Settings of the JWT session manager; the defaults are plantdb's.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -203,11 +205,51 @@ impl JwtSessionManager {
         })
     }
 
-    async fn mark(&self, family: &str, access_jti: &str, username: &str, expires: UnixTime) -> Result<()> {
-        let marker = SessionMarker { access_jti: access_jti.to_owned(), username: username.to_owned() };
-        // The marker outlives the token by the leeway the validator grants it.
-        let expires = expires + i64::from(self.settings.leeway) + 1;
-        Ok(self.records().put(&keys::jwt_session(family), &marker, Some(expires), self.now()).await?)
+    /// The family's live access token as SQL has it (`None` once the family is gone): what the
+    /// KV marker must say.
+    async fn live_access(&self, family: &str) -> Result<Option<LiveAccess>> {
+        let r = self
+            .env
+            .sql
+            .execute(
+                "SELECT a.jti, a.username, a.expires FROM access_token a JOIN session s ON s.manager = ? AND s.id = a.family \
+                 WHERE a.family = ? AND s.expires > ? ORDER BY a.issued DESC, a.jti LIMIT 1",
+                &[MANAGER.into(), family.into(), self.now().into()],
+            )
+            .await?;
+        Ok(r.rows.first().and_then(|row| {
+            let v = &row.values;
+            Some(LiveAccess { jti: v.first()?.as_str()?.to_owned(), username: v.get(1)?.as_str()?.to_owned(), expires: v.get(2)?.as_i64()? })
+        }))
+    }
+
+    /// Makes the family's KV marker say what SQL says, after a write to the family in SQL; returns
+    /// the live access token's `jti`. Writing what this call decided earlier is not enough: a
+    /// rotation or revocation elsewhere may have landed in between, and a late marker would make
+    /// the fast path honour a dead token. So the write is checked against SQL and redone until
+    /// both agree; every writer does the same, and the last write stands checked.
+    async fn sync_marker(&self, family: &str) -> Result<Option<String>> {
+        let key = keys::jwt_session(family);
+        let mut live = self.live_access(family).await?;
+        for _ in 0..MARKER_SYNC_ATTEMPTS {
+            match &live {
+                Some(access) => {
+                    let marker = SessionMarker { access_jti: access.jti.clone(), username: access.username.clone() };
+                    // The marker outlives the token by the leeway the validator grants it.
+                    let expires = access.expires + i64::from(self.settings.leeway) + 1;
+                    self.records().put(&key, &marker, Some(expires), self.now()).await?;
+                }
+                None => self.env.kv.delete(&key).await?,
+            }
+            let again = self.live_access(family).await?;
+            if again == live {
+                return Ok(live.map(|access| access.jti));
+            }
+            live = again;
+        }
+        // Still changing: fail closed; strict validation and the next rotation are unaffected.
+        self.env.kv.delete(&key).await?;
+        Err(crate::StoreError::Other("the session kept changing while its marker was written".into()).into())
     }
 
     /// A new session (login) for `username` with `scopes`: an access and a refresh token.
@@ -238,9 +280,11 @@ impl JwtSessionManager {
                 vec![access.as_str().into(), family.as_str().into(), username.into(), now.into(), access_exp.into()],
             ),
         ];
+        // Evicted sessions lose their markers before their rows (see `insert_limited`).
         let marker = |family: &str| keys::jwt_session(family);
         self.table().insert_limited(&row, None, extra, &self.settings.limits, &family_cascade, Some(&marker)).await?;
-        self.mark(&family, &access, username, access_exp).await?;
+        // A concurrent creation may already have evicted this one: then the pair is dead.
+        self.sync_marker(&family).await?;
         self.sign_pair(&family, username, &scopes, (&access, now), (&refresh, now)).await
     }
 
@@ -325,6 +369,13 @@ impl JwtSessionManager {
             params
         };
         let batch = vec![
+            // The session row first, as a revocation or an eviction takes it: rows locked in the
+            // same order cannot deadlock on PostgreSQL (which would abort the revocation).
+            Statement::new(
+                "UPDATE session SET last_access = last_access WHERE manager = ? \
+                 AND id IN (SELECT family FROM refresh_token WHERE jti = ?)",
+                vec![MANAGER.into(), old.into()],
+            ),
             Statement::new(
                 "UPDATE refresh_token SET used_at = ?, successor = ?, successor_access = ? \
                  WHERE jti = ? AND used_at IS NULL AND expires > ? \
@@ -349,9 +400,10 @@ impl JwtSessionManager {
             ),
         ];
         let changed = self.env.sql.batch(&batch).await?;
-        if changed.first() == Some(&1) {
+        if changed.get(1) == Some(&1) {
             let row = self.refresh_row(&next_refresh).await?.ok_or(SessionError::RefreshTokenNotFound)?;
-            self.mark(&row.family, &next_access, &row.username, access_exp).await?;
+            // Revoked (logout, reuse detection, eviction) since the rotation: nothing to hand out.
+            self.sync_marker(&row.family).await?.ok_or(SessionError::RefreshTokenNotFound)?;
             return self.sign_pair(&row.family, &row.username, &row.scopes, (&next_access, now), (&next_refresh, now)).await;
         }
         self.refresh_lost(old, now).await
@@ -375,10 +427,9 @@ impl JwtSessionManager {
             let next = issued("SELECT issued FROM refresh_token WHERE jti = ? AND used_at IS NULL", successor).await?;
             let access_issued = issued("SELECT issued FROM access_token WHERE jti = ?", access).await?;
             if let (Some(refresh_issued), Some(access_issued)) = (next, access_issued) {
-                // The rotation may have stopped (a crash) between its SQL write and its marker:
-                // the retry completes it, or the pair it returns would not pass the fast path.
-                let access_exp = access_issued + i64::from(self.settings.session_timeout);
-                self.mark(&row.family, access, &row.username, access_exp).await?;
+                // The rotation's own marker write may still be on its way: the retry makes the
+                // pair usable at once (and never leaves a stale marker behind).
+                self.sync_marker(&row.family).await?.ok_or(SessionError::RefreshTokenNotFound)?;
                 return self.sign_pair(&row.family, &row.username, &row.scopes, (access, access_issued), (successor, refresh_issued)).await;
             }
         }
@@ -414,10 +465,14 @@ impl JwtSessionManager {
     async fn revoke_family(&self, family: &str) -> Result<Option<String>> {
         let table = self.table();
         let username = table.get(family).await?.map(|row| row.username);
-        self.env.kv.delete(&keys::jwt_session(family)).await?;
+        // The marker goes before the rows (a crash in between never leaves the fast path open)
+        // and again after them (a concurrent marker sync may have written it back in between).
+        let marker = keys::jwt_session(family);
+        self.env.kv.delete(&marker).await?;
         let mut batch = vec![table.delete_statement(&[family.to_owned()])];
         batch.extend(family_cascade(&[family.to_owned()]));
         self.env.sql.batch(&batch).await?;
+        self.env.kv.delete(&marker).await?;
         Ok(username)
     }
 
@@ -503,6 +558,14 @@ impl JwtSessionManager {
         self.env.sql.batch(&batch).await?;
         Ok(expired.len())
     }
+}
+
+/// A family's live access token in SQL.
+#[derive(PartialEq, Eq)]
+struct LiveAccess {
+    jti: String,
+    username: String,
+    expires: UnixTime,
 }
 
 struct RefreshRow {

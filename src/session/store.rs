@@ -49,8 +49,9 @@ const COLUMNS: &str = "id, username, created, last_access, expires";
 impl SessionTable<'_> {
     /// Inserts `row` (with `extra` statements in the same batch) within `limits`, evicting the
     /// oldest sessions if the policy says so (with the statements `cascade` gives for them, in
-    /// the same batch). The KV entries `kv_key` names for the evicted are deleted first, so a
-    /// crash between the two steps never leaves an evicted session usable on the fast path.
+    /// the same batch). The KV entries `kv_key` names for the evicted are deleted before the
+    /// batch, so a crash between the two never leaves an evicted session usable on the fast path,
+    /// and again after it, so a marker that a concurrent writer put back in between is gone too.
     /// Returns the ids evicted.
     pub(crate) async fn insert_limited(
         &self,
@@ -131,6 +132,11 @@ impl SessionTable<'_> {
         ));
         batch.extend(extra);
         self.env.sql.batch(&batch).await?;
+        if let Some(kv_key) = kv_key {
+            for id in &evict {
+                self.env.kv.delete(&kv_key(id)).await?;
+            }
+        }
         Ok(evict)
     }
 

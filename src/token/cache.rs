@@ -11,12 +11,14 @@ use super::service::{NewToken, TokenService};
 use super::{Token, TokenData, TokenKey, TokenType};
 use crate::config::MINIMUM_LIFETIME;
 use crate::env::UnixTime;
-use crate::error::{RequestError, Result};
+use crate::error::{LockError, RequestError, Result};
 use crate::lock::Mutex as SqlMutex;
 use crate::store::keys;
 
 /// Entries kept before the cache starts over.
 const MAX_CACHED: usize = 10_000;
+/// Longest pause between two looks at a busy in-process lock.
+const LOCAL_POLL_MAX_MS: u64 = 50;
 /// How long a caller waits for another's child-token creation, and how long a crashed holder
 /// keeps the SQL lock.
 const LOCK_WAIT_MS: u64 = 10_000;
@@ -136,7 +138,7 @@ impl TokenService {
         self.check_minimum_lifetime(parent, minimum_lifetime)?;
         // One creation per user at a time: in this process, then across processes.
         let local = self.children.user_lock(&parent.username);
-        let _local = local.lock().await;
+        let _local = self.lock_local(&local, &parent.username).await?;
         let mutex = SqlMutex {
             sql: &*self.env.sql,
             clock: &*self.env.clock,
@@ -150,6 +152,26 @@ impl TokenService {
         // An expired or stolen lock does not undo a token already made: report the creation.
         let _ = mutex.release(guard).await;
         result
+    }
+
+    /// Takes this process's lock for `username`, looking again on the clock's timer rather than
+    /// awaiting the holder: on Workers, a request waiting on a promise that another request
+    /// resolves is cancelled by the runtime as hung (found by the races on workerd).
+    async fn lock_local<'a>(&self, lock: &'a async_lock::Mutex<()>, username: &str) -> Result<async_lock::MutexGuard<'a, ()>> {
+        let clock = &*self.env.clock;
+        let start = clock.now_millis();
+        let mut backoff = 1;
+        loop {
+            if let Some(guard) = lock.try_lock() {
+                return Ok(guard);
+            }
+            let waited = clock.now_millis().saturating_sub(start).max(0) as u64;
+            if waited >= LOCK_WAIT_MS {
+                return Err(LockError::Timeout { name: keys::child_lock(username), waited_ms: waited }.into());
+            }
+            clock.sleep(backoff).await;
+            backoff = (backoff * 2).min(LOCAL_POLL_MAX_MS);
+        }
     }
 
     fn check_minimum_lifetime(&self, parent: &TokenData, minimum_lifetime: Option<i64>) -> Result<()> {

@@ -45,13 +45,14 @@ export function queryD1(state, sql) {
 }
 
 /**
- * Starts the Worker. `migrate: false` leaves D1 empty. Returns
- * `{ baseUrl, bootstrapToken, state, logs(), stop() }`.
+ * Starts the Worker. `migrate: false` leaves D1 empty; `vars` adds settings (`PORTCULLIS_*`).
+ * Returns `{ baseUrl, bootstrapToken, state, logs(), stop() }`.
  */
-export async function startWorker({ migrate = true, readyTimeoutMs = 60_000 } = {}) {
+export async function startWorker({ migrate = true, readyTimeoutMs = 60_000, vars: extra = {} } = {}) {
   const state = mkdtempSync(join(tmpdir(), "portcullis-worker-"));
   const vars = join(state, "test.vars");
-  writeFileSync(vars, execFileSync(process.execPath, [join(root, "worker/dev-vars.mjs")], { encoding: "utf8" }), { mode: 0o600 });
+  const lines = Object.entries(extra).map(([k, v]) => `${k}=${v}\n`).join("");
+  writeFileSync(vars, execFileSync(process.execPath, [join(root, "worker/dev-vars.mjs")], { encoding: "utf8" }) + lines, { mode: 0o600 });
   const bootstrapToken = /^PORTCULLIS_BOOTSTRAP_TOKEN=(.*)$/m.exec(readFileSync(vars, "utf8"))[1];
   if (migrate) applyMigrations(state);
 

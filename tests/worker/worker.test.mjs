@@ -104,6 +104,19 @@ describe("Worker-specific", () => {
     assert.ok(samples.length >= 50);
   });
 
+  test("concurrent child-token requests of one user in one isolate all get the one child", async () => {
+    // workerd cancels, as hung, a request that awaits a promise another request resolves: the
+    // in-process per-user lock polls on a timer instead (found by tests/races/).
+    const user = username("kids");
+    const parent = (await call("POST", "/auth/api/v1/tokens", {
+      token: admin,
+      json: { username: user, token_type: "user", token_name: "parent", scopes: ["read:all"] },
+    })).data.token;
+    const answers = await Promise.all(Array.from({ length: 6 }, () => call("GET", "/auth?scope=read:all&delegate_to=kids&delegate_scope=read:all", { token: parent })));
+    assert.deepEqual(answers.map((r) => r.status), Array(6).fill(200), answers.map((r) => r.text).join("\n"));
+    assert.equal(new Set(answers.map((r) => r.headers.get("x-auth-request-token"))).size, 1);
+  });
+
   test("a request after a forced panic still succeeds", async () => {
     const token = (await call("POST", "/auth/api/v1/tokens", {
       token: admin,
