@@ -52,11 +52,12 @@ impl Query {
             .transpose()
     }
 
-    /// An optional boolean parameter (`true`/`false`, `1`/`0`).
+    /// An optional boolean parameter (`true`/`false`, `1`/`0`). An empty value (`?fix=`, or
+    /// `?fix`) is neither: it is refused rather than read as a request to act.
     pub(crate) fn flag(&self, name: &str) -> Result<bool, ApiError> {
         match self.get(name) {
             None | Some("false" | "0") => Ok(false),
-            Some("true" | "1" | "") => Ok(true),
+            Some("true" | "1") => Ok(true),
             Some(_) => Err(invalid(&["query", name], &format!("{name} must be true or false"))),
         }
     }
@@ -115,6 +116,10 @@ mod tests {
         assert_eq!(q.int("limit").unwrap(), Some(5));
         assert!(q.flag("fix").unwrap());
         assert!(Query::parse(Some("limit=x")).unwrap().int("limit").is_err());
+        assert!(!Query::parse(Some("fix=0")).unwrap().flag("fix").unwrap());
+        for bad in ["fix=", "fix", "fix=yes", "fix=TRUE"] {
+            assert!(Query::parse(Some(bad)).unwrap().flag("fix").is_err(), "{bad}");
+        }
         assert_eq!(q.with("limit", "9"), "scope=a&scope=b%3Ac&fix=true&limit=9");
     }
 
