@@ -342,3 +342,22 @@ fn expiries_at_the_ends_of_i64_are_refused_not_overflowed() {
         assert_eq!(call(&api, Method::GET, "/auth?scope=read:all", Some(&token), None).await.status(), StatusCode::OK);
     })
 }
+
+/// Found by schemathesis (long form, negative_data_rejection): a JSON array was read as the
+/// body's struct by position, so `POST /api-tokens` with `[]` made an API token and
+/// `POST /users/{username}/tokens` with `["name"]` a user token. Bodies are objects only now.
+#[test]
+fn a_json_array_is_not_a_request_body() {
+    run(async {
+        let (api, h) = api().await;
+        let (session, _) = h.login("alice", &["read:all", "user:token"]).await;
+        let cases = [("/auth/api/v1/api-tokens", json!([])), ("/auth/api/v1/users/alice/tokens", json!(["positional", ["read:all"], null]))];
+        for (uri, request) in cases {
+            let response = call(&api, Method::POST, uri, Some(&session), Some(request)).await;
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{uri}: {:?}", body(&response));
+            assert_eq!(body(&response)["detail"][0]["loc"], json!(["body"]), "{uri}");
+        }
+        let list = call(&api, Method::GET, "/auth/api/v1/users/alice/tokens", Some(&session), None).await;
+        assert!(body(&list).as_array().unwrap().iter().all(|t| t["token_name"] != json!("positional")));
+    })
+}
