@@ -18,6 +18,9 @@ pub const ADMIN_SCOPES: [&str; 3] = [SCOPE_ADMIN_TOKEN, SCOPE_ADMIN_SESSION, SCO
 pub const DEFAULT_SESSION_LIFETIME: i64 = 30 * 24 * 3600;
 /// User tokens and minimum lifetimes leave at least this much: 5 minutes.
 pub const MINIMUM_LIFETIME: i64 = 5 * 60;
+/// The latest expiry a token may have: 9999-12-31T23:59:59Z. Later ones are refused, so that
+/// time-to-expiry arithmetic (KV TTLs in milliseconds, child lifetimes) never overflows.
+pub const MAX_EXPIRES: i64 = 253_402_300_799;
 
 /// Settings of the token service.
 #[derive(Clone, Debug)]

@@ -286,3 +286,78 @@ fn jwt_sessions_over_http() {
         assert!(jwks["keys"][0].get("d").is_none());
     })
 }
+
+/// Found by schemathesis (negative_data_rejection): an empty flag (`?fix=`, or a bare `?fix`)
+/// read as `true`, so `GET /admin/audit?fix=` repaired (deleted) what it found and
+/// `/auth?notebook=` minted a notebook token. An empty value is refused now.
+#[test]
+fn an_empty_flag_is_refused_not_read_as_true() {
+    run(async {
+        let (api, h) = api().await;
+        let (session, _) = h.login("alice", &["read:all"]).await;
+        for uri in ["/auth/api/v1/admin/audit?fix=", "/auth/api/v1/admin/audit?fix"] {
+            let response = call(&api, Method::GET, uri, Some(BOOTSTRAP), None).await;
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{uri}");
+            assert_eq!(body(&response)["detail"][0]["loc"], json!(["query", "fix"]));
+        }
+        let response = call(&api, Method::GET, "/auth?scope=read:all&notebook=", Some(&session), None).await;
+        assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY);
+        assert_eq!(header(&response, "x-auth-request-token"), "");
+        for uri in ["/auth/api/v1/admin/audit?fix=false", "/auth/api/v1/admin/audit?fix=1"] {
+            assert_eq!(call(&api, Method::GET, uri, Some(BOOTSTRAP), None).await.status(), StatusCode::OK, "{uri}");
+        }
+    })
+}
+
+/// Found with the schemathesis work: an `expires` near the end of i64 overflowed. On
+/// `portcullis serve` a user token expiring at i64::MAX was a 500 (the SQLite KV's TTL in
+/// milliseconds overflowed; in a release build it wraps into the past, so the token would be
+/// acknowledged but never valid), and `POST /api-tokens` panicked in a debug build. Expiries
+/// after 9999 are refused now, and no expiry overflows.
+#[test]
+fn expiries_at_the_ends_of_i64_are_refused_not_overflowed() {
+    run(async {
+        let (api, h) = api().await;
+        let (session, _) = h.login("alice", &["read:all", "user:token"]).await;
+        let made = call(&api, Method::POST, "/auth/api/v1/users/alice/tokens", Some(&session), Some(json!({"token_name": "mine"}))).await;
+        let key = body(&made)["token"].as_str().unwrap()[3..25].to_owned();
+        for exp in [i64::MAX, i64::MIN, portcullis::MAX_EXPIRES + 1] {
+            let requests = [
+                (Method::POST, "/auth/api/v1/users/alice/tokens".to_owned(), json!({"token_name": "t", "expires": exp})),
+                (Method::POST, "/auth/api/v1/tokens".to_owned(), json!({"username": "bob", "token_type": "user", "token_name": "t", "expires": exp})),
+                (Method::PATCH, format!("/auth/api/v1/users/alice/tokens/{key}"), json!({"expires": exp})),
+                (Method::POST, "/auth/api/v1/api-tokens".to_owned(), json!({"expires": exp})),
+            ];
+            for (method, uri, request) in requests {
+                let response = call(&api, method.clone(), &uri, Some(BOOTSTRAP), Some(request)).await;
+                assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{method} {uri} {exp}: {:?}", body(&response));
+                assert_eq!(error_type(&response), "invalid_expires", "{method} {uri} {exp}");
+            }
+        }
+        // The last second allowed is fine.
+        let far = json!({"token_name": "far", "scopes": ["read:all"], "expires": portcullis::MAX_EXPIRES});
+        let made = call(&api, Method::POST, "/auth/api/v1/users/alice/tokens", Some(&session), Some(far)).await;
+        assert_eq!(made.status(), StatusCode::CREATED, "{:?}", body(&made));
+        let token = body(&made)["token"].as_str().unwrap().to_owned();
+        assert_eq!(call(&api, Method::GET, "/auth?scope=read:all", Some(&token), None).await.status(), StatusCode::OK);
+    })
+}
+
+/// Found by schemathesis (long form, negative_data_rejection): a JSON array was read as the
+/// body's struct by position, so `POST /api-tokens` with `[]` made an API token and
+/// `POST /users/{username}/tokens` with `["name"]` a user token. Bodies are objects only now.
+#[test]
+fn a_json_array_is_not_a_request_body() {
+    run(async {
+        let (api, h) = api().await;
+        let (session, _) = h.login("alice", &["read:all", "user:token"]).await;
+        let cases = [("/auth/api/v1/api-tokens", json!([])), ("/auth/api/v1/users/alice/tokens", json!(["positional", ["read:all"], null]))];
+        for (uri, request) in cases {
+            let response = call(&api, Method::POST, uri, Some(&session), Some(request)).await;
+            assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{uri}: {:?}", body(&response));
+            assert_eq!(body(&response)["detail"][0]["loc"], json!(["body"]), "{uri}");
+        }
+        let list = call(&api, Method::GET, "/auth/api/v1/users/alice/tokens", Some(&session), None).await;
+        assert!(body(&list).as_array().unwrap().iter().all(|t| t["token_name"] != json!("positional")));
+    })
+}

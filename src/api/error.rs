@@ -23,7 +23,7 @@ pub enum ApiError {
     /// No such route.
     NoRoute,
     /// The route exists but not with this method.
-    MethodNotAllowed(&'static str),
+    MethodNotAllowed(String),
     /// The body exceeds the limit.
     TooLarge(usize),
     /// A failure of the core.
@@ -128,7 +128,9 @@ impl ApiError {
             headers.push((header::WWW_AUTHENTICATE, value));
         }
         if let ApiError::MethodNotAllowed(allowed) = self {
-            headers.push((header::ALLOW, HeaderValue::from_static(allowed)));
+            if let Ok(value) = HeaderValue::from_str(allowed) {
+                headers.push((header::ALLOW, value));
+            }
         }
         ErrorResponse { status, headers, body }
     }

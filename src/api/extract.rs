@@ -52,11 +52,12 @@ impl Query {
             .transpose()
     }
 
-    /// An optional boolean parameter (`true`/`false`, `1`/`0`).
+    /// An optional boolean parameter (`true`/`false`, `1`/`0`). An empty value (`?fix=`, or
+    /// `?fix`) is neither: it is refused rather than read as a request to act.
     pub(crate) fn flag(&self, name: &str) -> Result<bool, ApiError> {
         match self.get(name) {
             None | Some("false" | "0") => Ok(false),
-            Some("true" | "1" | "") => Ok(true),
+            Some("true" | "1") => Ok(true),
             Some(_) => Err(invalid(&["query", name], &format!("{name} must be true or false"))),
         }
     }
@@ -72,8 +73,15 @@ impl Query {
     }
 }
 
-/// Parses a JSON body: 400 when it is not JSON, 422 when it is JSON of the wrong shape.
+/// Parses a JSON body: 400 when it is not JSON, 422 when it is JSON of the wrong shape. Every
+/// body is an object: serde would also read a struct from an array, by position.
 pub(crate) fn json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
+    if body.trim_ascii_start().first() != Some(&b'{') {
+        return match serde_json::from_slice::<serde::de::IgnoredAny>(body) {
+            Ok(_) => Err(invalid(&["body"], "the body must be a JSON object")),
+            Err(e) => Err(ApiError::MalformedJson(format!("line {} column {}", e.line(), e.column()))),
+        };
+    }
     serde_json::from_slice(body).map_err(|e| match e.classify() {
         serde_json::error::Category::Data => invalid(&["body"], &data_error(&e)),
         _ => ApiError::MalformedJson(format!("line {} column {}", e.line(), e.column())),
@@ -115,6 +123,10 @@ mod tests {
         assert_eq!(q.int("limit").unwrap(), Some(5));
         assert!(q.flag("fix").unwrap());
         assert!(Query::parse(Some("limit=x")).unwrap().int("limit").is_err());
+        assert!(!Query::parse(Some("fix=0")).unwrap().flag("fix").unwrap());
+        for bad in ["fix=", "fix", "fix=yes", "fix=TRUE"] {
+            assert!(Query::parse(Some(bad)).unwrap().flag("fix").is_err(), "{bad}");
+        }
         assert_eq!(q.with("limit", "9"), "scope=a&scope=b%3Ac&fix=true&limit=9");
     }
 
@@ -130,5 +142,10 @@ mod tests {
         assert!(matches!(json::<T>(br#"{"a":"x"}"#), Err(ApiError::Validation { .. })));
         assert!(matches!(json::<T>(br#"{"a":1,"b":2}"#), Err(ApiError::Validation { .. })));
         assert!(json::<T>(br#"{"a":1}"#).is_ok());
+        assert!(json::<T>(b" \n{\"a\":1}").is_ok());
+        assert!(matches!(json::<T>(b"[1]"), Err(ApiError::Validation { .. })));
+        assert!(matches!(json::<T>(b"5"), Err(ApiError::Validation { .. })));
+        assert!(matches!(json::<T>(b""), Err(ApiError::MalformedJson(_))));
+        assert!(matches!(json::<T>(b"[1"), Err(ApiError::MalformedJson(_))));
     }
 }

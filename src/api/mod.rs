@@ -5,6 +5,7 @@ mod admin;
 mod auth;
 mod error;
 mod extract;
+mod routes;
 mod sessions;
 mod tokens;
 
@@ -13,6 +14,8 @@ use serde::Serialize;
 
 pub use error::ApiError;
 use extract::Query;
+use routes::Endpoint;
+pub use routes::{routes, OPENAPI_JSON};
 
 use crate::session::JwtSessionManager;
 use crate::token::TokenService;
@@ -111,93 +114,30 @@ impl Api {
     }
 
     async fn route(&self, r: &Req<'_>) -> Reply {
-        let segments: Vec<&str> = r.path.trim_start_matches('/').split('/').collect();
-        let m = r.method;
-        match segments.as_slice() {
-            ["health"] => {
-                only(m, &[Method::GET], "GET")?;
-                Ok(json(StatusCode::OK, &Health { status: "ok" }))
-            }
-            ["auth"] => {
-                only(m, &[Method::GET], "GET")?;
-                self.auth(r).await
-            }
-            [".well-known", "jwks.json"] => {
-                only(m, &[Method::GET], "GET")?;
-                self.jwks().await
-            }
-            ["auth", "api", "v1", rest @ ..] => self.route_v1(r, rest).await,
-            _ => Err(ApiError::NoRoute),
-        }
-    }
-
-    async fn route_v1(&self, r: &Req<'_>, rest: &[&str]) -> Reply {
-        let m = r.method;
-        match rest {
-            ["token-info"] => {
-                only(m, &[Method::GET], "GET")?;
-                self.token_info(r).await
-            }
-            ["user-info"] => {
-                only(m, &[Method::GET], "GET")?;
-                self.user_info(r).await
-            }
-            ["users", username, "tokens"] => match *m {
-                Method::GET => self.list_tokens(r, username).await,
-                Method::POST => self.create_user_token(r, username).await,
-                _ => Err(ApiError::MethodNotAllowed("GET, POST")),
-            },
-            ["users", username, "tokens", key] => match *m {
-                Method::GET => self.get_token(r, username, key).await,
-                Method::PATCH => self.modify_token(r, username, key).await,
-                Method::DELETE => self.delete_token(r, username, key).await,
-                _ => Err(ApiError::MethodNotAllowed("GET, PATCH, DELETE")),
-            },
-            ["users", username, "token-change-history"] => {
-                only(m, &[Method::GET], "GET")?;
-                self.history(r, Some(username)).await
-            }
-            ["tokens"] => {
-                only(m, &[Method::POST], "POST")?;
-                self.admin_create_token(r).await
-            }
-            ["history", "token-changes"] => {
-                only(m, &[Method::GET], "GET")?;
-                self.history(r, None).await
-            }
-            ["sessions"] => {
-                only(m, &[Method::POST], "POST")?;
-                self.create_session(r).await
-            }
-            ["sessions", "refresh"] => {
-                only(m, &[Method::POST], "POST")?;
-                self.refresh_session(r).await
-            }
-            ["sessions", "current"] => {
-                only(m, &[Method::DELETE], "DELETE")?;
-                self.end_session(r).await
-            }
-            ["api-tokens"] => {
-                only(m, &[Method::POST], "POST")?;
-                self.create_api_token(r).await
-            }
-            ["api-tokens", jti] => {
-                only(m, &[Method::DELETE], "DELETE")?;
-                self.delete_api_token(r, jti).await
-            }
-            ["admin", "expire"] => {
-                only(m, &[Method::POST], "POST")?;
-                self.expire(r).await
-            }
-            ["admin", "audit"] => {
-                only(m, &[Method::GET], "GET")?;
-                self.audit(r).await
-            }
-            ["admin", "metrics"] => {
-                only(m, &[Method::GET], "GET")?;
-                self.metrics(r).await
-            }
-            _ => Err(ApiError::NoRoute),
+        let (endpoint, [p0, p1]) = routes::resolve(r.method, r.path)?;
+        match endpoint {
+            Endpoint::Health => Ok(json(StatusCode::OK, &Health { status: "ok" })),
+            Endpoint::OpenApi => Ok(openapi()),
+            Endpoint::Jwks => self.jwks().await,
+            Endpoint::Auth => self.auth(r).await,
+            Endpoint::TokenInfo => self.token_info(r).await,
+            Endpoint::UserInfo => self.user_info(r).await,
+            Endpoint::ListTokens => self.list_tokens(r, p0).await,
+            Endpoint::CreateUserToken => self.create_user_token(r, p0).await,
+            Endpoint::GetToken => self.get_token(r, p0, p1).await,
+            Endpoint::ModifyToken => self.modify_token(r, p0, p1).await,
+            Endpoint::DeleteToken => self.delete_token(r, p0, p1).await,
+            Endpoint::UserHistory => self.history(r, Some(p0)).await,
+            Endpoint::AdminCreateToken => self.admin_create_token(r).await,
+            Endpoint::History => self.history(r, None).await,
+            Endpoint::CreateSession => self.create_session(r).await,
+            Endpoint::RefreshSession => self.refresh_session(r).await,
+            Endpoint::EndSession => self.end_session(r).await,
+            Endpoint::CreateApiToken => self.create_api_token(r).await,
+            Endpoint::DeleteApiToken => self.delete_api_token(r, p0).await,
+            Endpoint::Expire => self.expire(r).await,
+            Endpoint::Audit => self.audit(r).await,
+            Endpoint::Metrics => self.metrics(r).await,
         }
     }
 }
@@ -207,13 +147,12 @@ struct Health {
     status: &'static str,
 }
 
-/// Checks the method (`HEAD` is not served).
-fn only(method: &Method, allowed: &[Method], names: &'static str) -> Result<(), ApiError> {
-    if allowed.contains(method) {
-        Ok(())
-    } else {
-        Err(ApiError::MethodNotAllowed(names))
-    }
+/// The OpenAPI document of this API (static: the same for every deployment).
+fn openapi() -> Response<Vec<u8>> {
+    let mut response = Response::new(OPENAPI_JSON.as_bytes().to_vec());
+    response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    response.headers_mut().insert(header::CACHE_CONTROL, HeaderValue::from_static("public, max-age=300"));
+    response
 }
 
 /// A JSON response.

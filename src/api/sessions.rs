@@ -90,7 +90,8 @@ impl Api {
         let lifetime = match body.expires {
             None => None,
             Some(expires) => {
-                let lifetime = expires - self.tokens.now();
+                // Saturating: an expiry near the ends of i64 is out of range, not an overflow.
+                let lifetime = expires.saturating_sub(self.tokens.now());
                 if lifetime < MINIMUM_LIFETIME || lifetime > i64::from(u32::MAX) {
                     return Err(RequestError::InvalidExpires("must be at least 5 minutes in the future").into());
                 }

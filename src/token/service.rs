@@ -10,7 +10,7 @@ use super::history::{HistoryEntry, HistoryPage, HistoryQuery, HistoryStore, Toke
 use super::kv_store::{StoredToken, TokenKvStore};
 use super::rules::{check_token_name, check_username, is_bot_username, is_subset, normalize_scopes};
 use super::{Token, TokenData, TokenInfo, TokenKey, TokenType, UserInfo};
-use crate::config::{TokenConfig, ADMIN_SCOPES, MINIMUM_LIFETIME, SCOPE_ADMIN_TOKEN, SCOPE_USER_TOKEN};
+use crate::config::{TokenConfig, ADMIN_SCOPES, MAX_EXPIRES, MINIMUM_LIFETIME, SCOPE_ADMIN_TOKEN, SCOPE_USER_TOKEN};
 use crate::crypto::KeyRing;
 use crate::env::{Env, UnixTime};
 use crate::error::{ConfigError, Error, RequestError, Result};
@@ -538,6 +538,7 @@ fn check_new_expiry(expires: Option<UnixTime>, now: UnixTime) -> Result<()> {
         Some(exp) if exp < now + MINIMUM_LIFETIME => {
             Err(RequestError::InvalidExpires("must be at least 5 minutes in the future").into())
         }
+        Some(exp) if exp > MAX_EXPIRES => Err(RequestError::InvalidExpires("must be before the year 10000").into()),
         _ => Ok(()),
     }
 }

@@ -85,6 +85,14 @@ export function httpSuite({ baseUrl, bootstrapToken, jwt = true }) {
       assert.deepEqual(r.data, { status: "ok" });
     });
 
+    test("the OpenAPI document, without credentials", async () => {
+      const r = await call("GET", "/auth/openapi.json");
+      assert.equal(r.status, 200);
+      assert.equal(r.headers.get("content-type"), "application/json");
+      assert.match(r.data.openapi, /^3\./);
+      assert.ok(r.data.paths["/auth/api/v1/users/{username}/tokens/{key}"].patch);
+    });
+
     test("the bootstrap token is refused on a browser's request", async () => {
       const r = await call("GET", "/auth/api/v1/token-info", { token: bootstrapToken, headers: { origin: "https://evil.example" } });
       assert.equal(r.status, 403);

@@ -54,7 +54,7 @@ impl Kv for MemoryKv {
     }
 
     async fn set_with_ttl(&self, key: &str, value: &[u8], ttl_seconds: u64) -> Result<(), StoreError> {
-        let ttl_ms = i64::try_from(ttl_seconds.max(1)).unwrap_or(i64::MAX / 1000) * 1000;
+        let ttl_ms = i64::try_from(ttl_seconds.max(1)).unwrap_or(i64::MAX).saturating_mul(1000);
         let expires = (self.now)().saturating_add(ttl_ms);
         self.lock().insert(key.to_owned(), (value.to_vec(), Some(expires)));
         Ok(())

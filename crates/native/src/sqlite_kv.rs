@@ -77,7 +77,7 @@ impl Kv for SqliteKv {
     }
 
     async fn set_with_ttl(&self, key: &str, value: &[u8], ttl_seconds: u64) -> Result<(), StoreError> {
-        let ttl_ms = i64::try_from(ttl_seconds.max(1)).unwrap_or(i64::MAX / 1000) * 1000;
+        let ttl_ms = i64::try_from(ttl_seconds.max(1)).unwrap_or(i64::MAX).saturating_mul(1000);
         self.put(key, value, Some((self.now)().saturating_add(ttl_ms)))
     }
 
