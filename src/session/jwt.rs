@@ -13,7 +13,9 @@ use super::store::{SessionLimits, SessionRow, SessionTable, WhenFull};
 use crate::crypto::KeyRing;
 use crate::env::{Env, UnixTime};
 use crate::error::{Error, Result, SessionError};
-use crate::jwt::{new_jti, Algorithm, JwtClaims, JwtError, JwtKeys, TokenType, ValidationOptions, Validator};
+use crate::jwt::{
+    new_jti, Algorithm, CryptoProvider, JwtClaims, JwtError, JwtKeys, RustCrypto, TokenType, ValidationOptions, Validator,
+};
 use crate::store::record::Records;
 use crate::store::{keys, Statement, Value};
 
@@ -110,6 +112,7 @@ pub struct JwtSessionManager {
     ring: KeyRing,
     keys: KeySource,
     settings: JwtSettings,
+    crypto: Rc<dyn CryptoProvider>,
 }
 
 fn db_error(e: crate::StoreError) -> Error {
@@ -119,13 +122,20 @@ fn db_error(e: crate::StoreError) -> Error {
 impl JwtSessionManager {
     /// A manager signing with `keys`.
     pub fn new(env: Env, ring: KeyRing, keys: JwtKeys, settings: JwtSettings) -> Self {
-        JwtSessionManager { env, ring, keys: KeySource::Fixed(Rc::new(keys)), settings }
+        JwtSessionManager { env, ring, keys: KeySource::Fixed(Rc::new(keys)), settings, crypto: Rc::new(RustCrypto) }
     }
 
     /// A manager whose keys live in SQL, sealed with `ring`: an Ed25519 key is generated on
     /// first use and kept across restarts and instances.
     pub fn with_stored_keys(env: Env, ring: KeyRing, settings: JwtSettings) -> Self {
-        JwtSessionManager { env, ring, keys: KeySource::stored(), settings }
+        JwtSessionManager { env, ring, keys: KeySource::stored(), settings, crypto: Rc::new(RustCrypto) }
+    }
+
+    /// Checks token signatures with `crypto` instead of pure Rust (every other rule is the
+    /// core's either way).
+    pub fn with_crypto(mut self, crypto: Rc<dyn CryptoProvider>) -> Self {
+        self.crypto = crypto;
+        self
     }
 
     /// Adds a new stored signing key of `algorithm` that becomes current; the others keep
@@ -169,10 +179,12 @@ impl JwtSessionManager {
     /// `kid` reloads stored keys once (another instance may have rotated).
     async fn verify(&self, token: &str, options: ValidationOptions) -> Result<JwtClaims> {
         let keys = self.keys().await?;
-        match Validator::new(&keys, options.clone()).verify(token, self.now()) {
+        let crypto = &*self.crypto;
+        match Validator::new(&keys, options.clone()).verify_with(crypto, token, self.now()).await {
             Err(JwtError::UnknownKey { .. }) if matches!(self.keys, KeySource::Stored { .. }) => {
                 let keys = self.keys.get(&self.env, &self.ring, true).await?;
-                Validator::new(&keys, options).verify(token, self.now()).map(|v| v.into_claims()).map_err(session_error)
+                let verified = Validator::new(&keys, options).verify_with(crypto, token, self.now()).await;
+                verified.map(|v| v.into_claims()).map_err(session_error)
             }
             result => result.map(|v| v.into_claims()).map_err(session_error),
         }
