@@ -261,6 +261,11 @@ impl VerifyingKey {
         }
     }
 
+    /// Whether both are the same key (HMAC secrets compared in constant time), whatever their kids.
+    pub fn same_key(&self, other: &VerifyingKey) -> bool {
+        self.same_material(other)
+    }
+
     /// Whether both are the same key (HMAC secrets compared in constant time).
     pub(super) fn same_material(&self, other: &VerifyingKey) -> bool {
         let secrets_equal = |a: &[u8], b: &[u8]| bool::from(a.ct_eq(b));

@@ -56,11 +56,11 @@ pub struct Counts {
 }
 
 struct Cached {
-    /// The public key the entry was imported from: a kid seen again with other material
-    /// (another issuer's key set) is imported again.
-    material: Vec<u8>,
+    /// The key the entry was imported from: a kid seen again with other material (another
+    /// issuer's key set) is imported again.
+    key: VerifyingKey,
     /// `None` when WebCrypto refused the key.
-    key: Option<JsValue>,
+    imported: Option<JsValue>,
 }
 
 /// The WebCrypto provider of one isolate or page.
@@ -106,19 +106,22 @@ impl WebCrypto {
             Algorithm::EdDsa => (&self.ed25519, &self.ed25519),
             _ => return None,
         };
-        let material = key.public_key_bytes()?;
-        if let Some(cached) = self.keys.borrow().get(key.kid()).filter(|cached| cached.material == material) {
-            return cached.key.clone().map(|k| (k, verify));
+        if let Some(cached) = self.keys.borrow().get(key.kid()).filter(|cached| cached.key.same_key(key)) {
+            return cached.imported.clone().map(|k| (k, verify));
         }
-        let imported = match subtle.import_key("raw", &material, import, false, &self.usages) {
-            Ok(promise) => JsFuture::from(promise).await.ok(),
-            Err(_) => None,
+        // Checking an Ed25519 key's point costs as much as a signature in wasm: once, here.
+        let imported = match key.public_key_bytes() {
+            Some(material) => match subtle.import_key("raw", &material, import, false, &self.usages) {
+                Ok(promise) => JsFuture::from(promise).await.ok(),
+                Err(_) => None,
+            },
+            None => None,
         };
         let mut keys = self.keys.borrow_mut();
         if keys.len() >= MAX_CACHED_KEYS {
             keys.clear();
         }
-        keys.insert(key.kid().to_owned(), Cached { material, key: imported.clone() });
+        keys.insert(key.kid().to_owned(), Cached { key: key.clone(), imported: imported.clone() });
         imported.map(|k| (k, verify))
     }
 
