@@ -15,6 +15,7 @@ use crate::env::{Env, UnixTime};
 use crate::error::{Error, Result, SessionError};
 use crate::jwt::{
     new_jti, Algorithm, CryptoProvider, JwtClaims, JwtError, JwtKeys, RustCrypto, TokenType, ValidationOptions, Validator,
+    VerifiedCache,
 };
 use crate::store::record::Records;
 use crate::store::{keys, Statement, Value};
@@ -113,6 +114,8 @@ pub struct JwtSessionManager {
     keys: KeySource,
     settings: JwtSettings,
     crypto: Rc<dyn CryptoProvider>,
+    /// Tokens that passed before: the same access token again skips the parse and the signature.
+    verified: VerifiedCache,
 }
 
 fn db_error(e: crate::StoreError) -> Error {
@@ -122,13 +125,13 @@ fn db_error(e: crate::StoreError) -> Error {
 impl JwtSessionManager {
     /// A manager signing with `keys`.
     pub fn new(env: Env, ring: KeyRing, keys: JwtKeys, settings: JwtSettings) -> Self {
-        JwtSessionManager { env, ring, keys: KeySource::Fixed(Rc::new(keys)), settings, crypto: Rc::new(RustCrypto) }
+        JwtSessionManager { env, ring, keys: KeySource::Fixed(Rc::new(keys)), settings, crypto: Rc::new(RustCrypto), verified: VerifiedCache::default() }
     }
 
     /// A manager whose keys live in SQL, sealed with `ring`: an Ed25519 key is generated on
     /// first use and kept across restarts and instances.
     pub fn with_stored_keys(env: Env, ring: KeyRing, settings: JwtSettings) -> Self {
-        JwtSessionManager { env, ring, keys: KeySource::stored(), settings, crypto: Rc::new(RustCrypto) }
+        JwtSessionManager { env, ring, keys: KeySource::stored(), settings, crypto: Rc::new(RustCrypto), verified: VerifiedCache::default() }
     }
 
     /// Checks token signatures with `crypto` instead of pure Rust (every other rule is the
@@ -180,7 +183,8 @@ impl JwtSessionManager {
     async fn verify(&self, token: &str, options: ValidationOptions) -> Result<JwtClaims> {
         let keys = self.keys().await?;
         let crypto = &*self.crypto;
-        match Validator::new(&keys, options.clone()).verify_with(crypto, token, self.now()).await {
+        let validator = Validator::new(&keys, options.clone());
+        match self.verified.verify_with(&validator, crypto, token, self.now()).await {
             Err(JwtError::UnknownKey { .. }) if matches!(self.keys, KeySource::Stored { .. }) => {
                 let keys = self.keys.get(&self.env, &self.ring, true).await?;
                 let verified = Validator::new(&keys, options).verify_with(crypto, token, self.now()).await;
