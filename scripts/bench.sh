@@ -29,6 +29,7 @@ sed -i 's/^import source /import /' "$t/worker-bundle/index.js"
 # The bench binding (workspace release profile, like the component and the host).
 cargo build --locked --release -p portcullis-bench --lib --target wasm32-unknown-unknown
 "$bindgen" --target nodejs --out-dir "$t/node-pkg" --out-name portcullis_bench "$t/wasm32-unknown-unknown/release/portcullis_bench.wasm"
+"$bindgen" --target web --out-dir "$t/web-bench-pkg" --out-name portcullis_bench "$t/wasm32-unknown-unknown/release/portcullis_bench.wasm"
 cargo build --locked --release --target wasm32-wasip2 -p portcullis-component
 # Separately: built together, feature unification would rebuild wasmtime.
 cargo build --locked --release -p portcullis-host
@@ -49,6 +50,10 @@ tail -n 3 "$results"
 
 echo "== JWT validation in Node/V8: ours (wasm) vs jose"
 node --no-warnings bench/jwt-node.mjs "$t/node-pkg" "$t/web-pkg" | tee -a "$results"
+
+echo "== JWT validation in workerd and in Chromium: ours (wasm) vs jose in the same runtime"
+node --no-warnings bench/jwt-workerd.mjs "$t/web-bench-pkg" | tee -a "$results"
+node --no-warnings bench/jwt-chromium.mjs "$t/web-bench-pkg" | tee -a "$results"
 
 echo "== JWT validation native: ours vs jwt-compact"
 cargo bench --locked -p portcullis-bench --bench jwt 2>/dev/null | grep '^{' | tee -a "$results"

@@ -36,6 +36,16 @@ bash scripts/browser-test.sh
 echo "== fuzzing, bounded: 15 s per target (the long form: docs/RELIABILITY.md)"
 bash scripts/fuzz.sh 15
 
+echo "== JWT vectors through WebCrypto and through pure Rust, in Node and in Chromium (node --test)"
+# The bench binding (crates/bench) carries the vectors' runner; built for Node and for the web.
+cargo build --locked --release -p portcullis-bench --lib --target wasm32-unknown-unknown
+bindgen=$(bash scripts/tools.sh)
+for target in nodejs web; do
+  "$bindgen" --target "$target" --out-dir "target/webcrypto-test/$([[ $target == web ]] && echo web || echo node)-pkg" \
+    --out-name portcullis_bench target/wasm32-unknown-unknown/release/portcullis_bench.wasm
+done
+node --test tests/webcrypto/
+
 echo "== JWT interop with jose (node --test)"
 cargo build --locked -p portcullis-jwt-cli
 node --test tests/interop/

@@ -2,7 +2,7 @@
 
 use portcullis::jwt::danger::verify_signature_only;
 use portcullis::jwt::{
-    JwtError, JwtKeys, SigningKey, SizeLimits, TokenType, ValidationOptions, Validator, VerifyingKey,
+    JwtError, JwtKeys, SigningKey, SizeLimits, TokenType, ValidationOptions, Validator, VerifiedCache, VerifyingKey,
 };
 use serde_json::{Map, Value};
 
@@ -62,6 +62,13 @@ fn run_case(case: &Value, keys: &Map<String, Value>, all_keys: &JwtKeys) -> Resu
             let verified = validator.verify(token, now);
             if report.passed() != verified.is_ok() {
                 return Err(format!("report says passed={} but verify says {verified:?}", report.passed()));
+            }
+            // A verified-token cache answers as the full path does, the second time from its entry.
+            let cache = VerifiedCache::default();
+            for _ in 0..2 {
+                if cache.verify(&validator, token, now) != verified {
+                    return Err(format!("the cache disagrees with verify ({verified:?})"));
+                }
             }
             verified.map(|ok| {
                 serde_json::json!({"alg": ok.algorithm().name(), "kid": ok.kid(), "sub": ok.claims().sub,

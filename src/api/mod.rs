@@ -69,6 +69,12 @@ impl Api {
         self
     }
 
+    /// Checks JWT signatures with `crypto` (a host's WebCrypto, say) instead of pure Rust.
+    pub fn with_jwt_crypto(mut self, crypto: std::rc::Rc<dyn crate::jwt::CryptoProvider>) -> Self {
+        self.sessions = self.sessions.map(|sessions| sessions.with_crypto(crypto));
+        self
+    }
+
     pub fn tokens(&self) -> &TokenService {
         &self.tokens
     }

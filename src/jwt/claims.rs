@@ -2,7 +2,9 @@ use std::fmt;
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use serde::de::{self, Deserialize, Deserializer, MapAccess, Visitor};
+use chrono::{DateTime, Utc};
+use jwt_compact::Claims;
+use serde::de::{self, Deserialize, DeserializeSeed, Deserializer, MapAccess, Visitor};
 use serde_json::{Map, Value};
 
 use crate::env::{Random, UnixTime};
@@ -137,6 +139,85 @@ impl<'de> Deserialize<'de> for RawClaims {
     }
 }
 
+/// The claim set of a token read in one pass: jwt-compact's `Claims`, its `exp`, `nbf` and `iat`
+/// read as jwt-compact reads them, every other member in [`RawClaims`]. The same result as
+/// deserializing `Claims<RawClaims>`, whose `#[serde(flatten)]` buffers a copy of every member
+/// first; a name seen twice is refused as there.
+pub(super) struct ClaimSet(pub(super) Claims<RawClaims>);
+
+impl<'de> Deserialize<'de> for ClaimSet {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        deserializer.deserialize_map(ClaimSetVisitor)
+    }
+}
+
+struct ClaimSetVisitor;
+
+impl<'de> Visitor<'de> for ClaimSetVisitor {
+    type Value = ClaimSet;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a JSON object with unique member names")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<ClaimSet, A::Error> {
+        let mut claims = Claims::new(RawClaims::default());
+        while let Some(name) = access.next_key::<String>()? {
+            let time = match name.as_str() {
+                "exp" => &mut claims.expiration,
+                "nbf" => &mut claims.not_before,
+                "iat" => &mut claims.issued_at,
+                _ => {
+                    if claims.custom.0.contains_key(&name) {
+                        return Err(de::Error::custom("duplicate member"));
+                    }
+                    let value = access.next_value::<Value>()?;
+                    claims.custom.0.insert(name, value);
+                    continue;
+                }
+            };
+            if time.is_some() {
+                return Err(de::Error::custom("duplicate member"));
+            }
+            *time = Some(access.next_value_seed(Timestamp)?);
+        }
+        Ok(ClaimSet(claims))
+    }
+}
+
+/// A time claim as jwt-compact's `serde_timestamp` reads it: an integer, or a float truncated
+/// toward zero, of seconds within chrono's range.
+struct Timestamp;
+
+impl<'de> DeserializeSeed<'de> for Timestamp {
+    type Value = DateTime<Utc>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<DateTime<Utc>, D::Error> {
+        deserializer.deserialize_i64(self)
+    }
+}
+
+impl Visitor<'_> for Timestamp {
+    type Value = DateTime<Utc>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("UTC timestamp")
+    }
+
+    fn visit_i64<E: de::Error>(self, value: i64) -> Result<DateTime<Utc>, E> {
+        DateTime::from_timestamp(value, 0).ok_or_else(|| E::custom("UTC timestamp overflow"))
+    }
+
+    fn visit_u64<E: de::Error>(self, value: u64) -> Result<DateTime<Utc>, E> {
+        self.visit_i64(i64::try_from(value).map_err(E::custom)?)
+    }
+
+    #[allow(clippy::cast_possible_truncation)]
+    fn visit_f64<E: de::Error>(self, value: f64) -> Result<DateTime<Utc>, E> {
+        self.visit_i64(value as i64)
+    }
+}
+
 /// A JSON object visitor that rejects duplicate member names, and any name in `consumed`:
 /// the names an enclosing jwt-compact struct (`Claims`, `Header`) already took out.
 pub(super) struct UniqueMembers {
@@ -192,6 +273,56 @@ mod tests {
         assert!(parse(r#"{"a":1,"a":2}"#).is_err());
         assert!(parse(r#"[1,2]"#).is_err());
         assert!(parse(r#""text""#).is_err());
+    }
+
+    /// The one-pass reader accepts exactly what `Claims<RawClaims>` accepts, with the same result.
+    #[test]
+    fn claim_set_reads_what_jwt_compact_reads() {
+        let cases = [
+            r#"{"exp":5,"a":"b"}"#,
+            r#"{"exp":5.7,"nbf":-3.9,"iat":0}"#,
+            r#"{"exp":-5,"iat":1e3,"nbf":12345678901234}"#,
+            r#"{"exp":9223372036854775807}"#,
+            r#"{"exp":9223372036854775808}"#,
+            r#"{"exp":18446744073709551616}"#,
+            r#"{"exp":1e300}"#,
+            r#"{"exp":-1e300}"#,
+            r#"{"exp":8210266876799,"iat":-8334632851200}"#,
+            r#"{"exp":8210266876800}"#,
+            r#"{"exp":null}"#,
+            r#"{"exp":"5"}"#,
+            r#"{"exp":true}"#,
+            r#"{"exp":[5]}"#,
+            r#"{"exp":1,"exp":2}"#,
+            r#"{"nbf":1,"a":2,"nbf":1}"#,
+            r#"{"sub":"a","sub":"a"}"#,
+            r#"{"sub":"a","aud":["x",{"y":[1,2.5,null]}],"__proto__":{"z":1}}"#,
+            r#"{"s":"\u00e9\n\"","big":123456789012345678901234567890,"neg":-0.0}"#,
+            r#"  {"a":1}  "#,
+            r#"{"a":1} x"#,
+            r#"{"a":1"#,
+            "{}",
+            "[]",
+            "[1]",
+            "null",
+            r#""text""#,
+            "5",
+            "",
+        ];
+        for json in cases {
+            let old = serde_json::from_str::<Claims<RawClaims>>(json);
+            let new = serde_json::from_str::<ClaimSet>(json).map(|set| set.0);
+            match (old, new) {
+                (Ok(old), Ok(new)) => {
+                    assert_eq!(old.expiration, new.expiration, "{json}");
+                    assert_eq!(old.not_before, new.not_before, "{json}");
+                    assert_eq!(old.issued_at, new.issued_at, "{json}");
+                    assert_eq!(old.custom, new.custom, "{json}");
+                }
+                (Err(_), Err(_)) => {}
+                (old, new) => panic!("{json}: jwt-compact {:?}, one pass {:?}", old.is_ok(), new.is_ok()),
+            }
+        }
     }
 
     #[test]

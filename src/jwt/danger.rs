@@ -4,8 +4,8 @@
 //! verifies with a [`Validator`](crate::jwt::Validator), which always does.
 
 use super::token::{ParsedToken, SizeLimits, TokenHeader};
-use super::validate::check_signature;
-use crate::jwt::{JwtError, VerifyingKey};
+use super::validate::check_algorithm;
+use crate::jwt::{CryptoProvider, JwtError, RustCrypto, VerifyingKey};
 
 /// A token whose header rules and signature passed, its payload unread.
 #[derive(Debug, Clone, PartialEq)]
@@ -22,6 +22,25 @@ pub struct SignatureOnly {
 pub fn verify_signature_only(key: &VerifyingKey, token: &str, limits: &SizeLimits) -> Result<SignatureOnly, JwtError> {
     let parsed = ParsedToken::parse(token, limits)?;
     parsed.check_header()?;
-    check_signature(key, &parsed)?;
-    Ok(SignatureOnly { payload: parsed.payload()?, header: parsed.header })
+    check_algorithm(key, &parsed)?;
+    if !RustCrypto::check(key, parsed.signing_input(), parsed.signature()) {
+        return Err(JwtError::BadSignature);
+    }
+    Ok(SignatureOnly { payload: parsed.payload().to_vec(), header: parsed.header })
+}
+
+/// [`verify_signature_only`] with the signature checked by `crypto`.
+pub async fn verify_signature_only_with(
+    crypto: &dyn CryptoProvider,
+    key: &VerifyingKey,
+    token: &str,
+    limits: &SizeLimits,
+) -> Result<SignatureOnly, JwtError> {
+    let parsed = ParsedToken::parse(token, limits)?;
+    parsed.check_header()?;
+    check_algorithm(key, &parsed)?;
+    if !crypto.verify_signature(key, parsed.signing_input(), parsed.signature()).await {
+        return Err(JwtError::BadSignature);
+    }
+    Ok(SignatureOnly { payload: parsed.payload().to_vec(), header: parsed.header })
 }

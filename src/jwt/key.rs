@@ -249,6 +249,23 @@ impl VerifyingKey {
         &self.kid
     }
 
+    /// The public key as another implementation imports it (WebCrypto's `raw` format): the
+    /// 32-byte Ed25519 key, or the 65-byte uncompressed SEC1 P-256 point. `None` for HMAC and
+    /// RSA keys, and for an Ed25519 key that is no canonical point of large order (which
+    /// verifies nothing under [`RustCrypto`](crate::jwt::RustCrypto), so it must stay there).
+    pub fn public_key_bytes(&self) -> Option<Vec<u8>> {
+        match &self.material {
+            Public::EdDsa(key) => key.validate().is_ok().then(|| key.as_ref().to_vec()),
+            Public::Es256(key) => Some(key.to_encoded_point(false).as_bytes().to_vec()),
+            Public::Hs256(_) | Public::Hs384(_) | Public::Hs512(_) | Public::Rs256(_) => None,
+        }
+    }
+
+    /// Whether both are the same key (HMAC secrets compared in constant time), whatever their kids.
+    pub fn same_key(&self, other: &VerifyingKey) -> bool {
+        self.same_material(other)
+    }
+
     /// Whether both are the same key (HMAC secrets compared in constant time).
     pub(super) fn same_material(&self, other: &VerifyingKey) -> bool {
         let secrets_equal = |a: &[u8], b: &[u8]| bool::from(a.ct_eq(b));

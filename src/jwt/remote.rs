@@ -6,7 +6,7 @@
 use std::cell::RefCell;
 use std::rc::Rc;
 
-use super::{inspect, JwtError, JwtKeys, ValidationOptions, Validator, VerifiedJwt};
+use super::{inspect, CryptoProvider, JwtError, JwtKeys, RustCrypto, ValidationOptions, Validator, VerifiedJwt};
 use crate::env::{LocalBoxFuture, UnixTime};
 
 /// How a host fetches a URL (Workers and browsers: `fetch`; native: an HTTP client).
@@ -56,9 +56,14 @@ impl RemoteJwks {
 
     /// Verifies `token` with the issuer's keys.
     pub async fn verify(&self, token: &str, options: ValidationOptions, now: UnixTime, fetcher: &dyn JwksFetch) -> Result<VerifiedJwt, JwtError> {
+        self.verify_with(&RustCrypto, token, options, now, fetcher).await
+    }
+
+    /// [`RemoteJwks::verify`] with the signature checked by `crypto`.
+    pub async fn verify_with(&self, crypto: &dyn CryptoProvider, token: &str, options: ValidationOptions, now: UnixTime, fetcher: &dyn JwksFetch) -> Result<VerifiedJwt, JwtError> {
         let header = inspect(token, options.size_limits())?.header().clone();
         let keys = self.keys(header.kid.as_deref(), now, fetcher).await?;
-        Validator::new(&keys, options).verify(token, now)
+        Validator::new(&keys, options).verify_with(crypto, token, now).await
     }
 
     /// The cached keys, if young enough and holding `kid`.

@@ -4,9 +4,9 @@ use serde_json::{Map, Value};
 
 use super::claims::RawClaims;
 use super::error::excerpt;
-use super::token::{flatten_claims, ParsedToken, SizeLimits};
+use super::token::{ParsedToken, SizeLimits};
 use crate::env::UnixTime;
-use crate::jwt::{Algorithm, JwtClaims, JwtError, JwtKeys, TokenType, VerifyingKey};
+use crate::jwt::{Algorithm, CryptoProvider, JwtClaims, JwtError, JwtKeys, RustCrypto, TokenType, VerifyingKey};
 
 /// Default clock skew allowed on `exp`, `nbf` and `iat`, in seconds.
 pub const DEFAULT_LEEWAY: u32 = 2;
@@ -63,6 +63,10 @@ impl ValidationOptions {
 
     pub fn size_limits(&self) -> &SizeLimits {
         &self.limits
+    }
+
+    pub fn leeway_seconds(&self) -> u32 {
+        self.leeway
     }
 }
 
@@ -133,6 +137,9 @@ impl Rule {
     }
 }
 
+/// The rules on claims that depend on the clock; the first rules on claims.
+pub(super) const TIME_RULES: [Rule; 3] = [Rule::Expiry, Rule::NotBefore, Rule::IssuedAt];
+
 /// The rules on claims, in the order [`Validator::verify`] applies them.
 const CLAIM_RULES: [Rule; 7] =
     [Rule::Expiry, Rule::NotBefore, Rule::IssuedAt, Rule::Issuer, Rule::Audience, Rule::Type, Rule::Identity];
@@ -183,10 +190,54 @@ impl<'k> Validator<'k> {
 
     /// Size -> structure -> header rules -> key by kid -> algorithm -> signature -> claims.
     pub fn verify(&self, token: &str, now: UnixTime) -> Result<VerifiedJwt, JwtError> {
+        let (parsed, key) = self.signed(token)?;
+        if !RustCrypto::check(key, parsed.signing_input(), parsed.signature()) {
+            return Err(JwtError::BadSignature);
+        }
+        self.accept(&parsed, key, now)
+    }
+
+    /// [`Validator::verify`] with the signature checked by `crypto`; every other rule is the
+    /// same code.
+    pub async fn verify_with(
+        &self,
+        crypto: &dyn CryptoProvider,
+        token: &str,
+        now: UnixTime,
+    ) -> Result<VerifiedJwt, JwtError> {
+        let (parsed, key) = self.signed(token)?;
+        if !crypto.verify_signature(key, parsed.signing_input(), parsed.signature()).await {
+            return Err(JwtError::BadSignature);
+        }
+        self.accept(&parsed, key, now)
+    }
+
+    /// Evaluates every rule and reports each outcome instead of stopping at the first failure.
+    pub fn report(&self, token: &str, now: UnixTime) -> ValidationReport {
+        self.report_using(token, now, |key, parsed| RustCrypto::check(key, parsed.signing_input(), parsed.signature()))
+    }
+
+    /// [`Validator::report`] with the signature checked by `crypto`.
+    pub async fn report_with(&self, crypto: &dyn CryptoProvider, token: &str, now: UnixTime) -> ValidationReport {
+        let signature = match self.signed(token) {
+            Ok((parsed, key)) => crypto.verify_signature(key, parsed.signing_input(), parsed.signature()).await,
+            Err(_) => false,
+        };
+        // `report_using` asks for the signature exactly when `signed` succeeded.
+        self.report_using(token, now, |_, _| signature)
+    }
+
+    /// The rules before the signature: size, structure, header, key by kid, algorithm.
+    fn signed<'t>(&self, token: &'t str) -> Result<(ParsedToken<'t>, &'k VerifyingKey), JwtError> {
         let parsed = ParsedToken::parse(token, &self.options.limits)?;
         parsed.check_header()?;
         let key = self.keys.select(parsed.header.kid.as_deref())?;
-        check_signature(key, &parsed)?;
+        check_algorithm(key, &parsed)?;
+        Ok((parsed, key))
+    }
+
+    /// The rules after the signature: the claims.
+    fn accept(&self, parsed: &ParsedToken<'_>, key: &VerifyingKey, now: UnixTime) -> Result<VerifiedJwt, JwtError> {
         let claims = parsed.claims()?;
         for rule in CLAIM_RULES {
             self.check_claim(rule, &claims, now)?;
@@ -195,8 +246,12 @@ impl<'k> Validator<'k> {
         Ok(VerifiedJwt { claims, kid: key.kid().to_owned(), algorithm: key.algorithm() })
     }
 
-    /// Evaluates every rule and reports each outcome instead of stopping at the first failure.
-    pub fn report(&self, token: &str, now: UnixTime) -> ValidationReport {
+    fn report_using(
+        &self,
+        token: &str,
+        now: UnixTime,
+        signature: impl FnOnce(&VerifyingKey, &ParsedToken<'_>) -> bool,
+    ) -> ValidationReport {
         let mut rules = Vec::with_capacity(4 + CLAIM_RULES.len());
         let parsed = ParsedToken::parse(token, &self.options.limits).and_then(|p| p.claims().map(|c| (p, c)));
         let (parsed, claims) = match parsed {
@@ -216,7 +271,13 @@ impl<'k> Validator<'k> {
         };
         rules.push((Rule::Header, outcome(header.map(drop))));
         let signature = match &key {
-            Some(Ok(key)) => outcome(check_signature(key, &parsed)),
+            Some(Ok(key)) => outcome(check_algorithm(key, &parsed).and_then(|()| {
+                if signature(key, &parsed) {
+                    Ok(())
+                } else {
+                    Err(JwtError::BadSignature)
+                }
+            })),
             _ => Outcome::NotChecked,
         };
         rules.push((Rule::Key, key.map_or(Outcome::NotChecked, |key| outcome(key.map(drop)))));
@@ -227,7 +288,11 @@ impl<'k> Validator<'k> {
         ValidationReport { rules }
     }
 
-    fn check_claim(&self, rule: Rule, claims: &Claims<RawClaims>, now: UnixTime) -> Result<(), JwtError> {
+    pub(super) fn keys(&self) -> &'k JwtKeys {
+        self.keys
+    }
+
+    pub(super) fn check_claim(&self, rule: Rule, claims: &Claims<RawClaims>, now: UnixTime) -> Result<(), JwtError> {
         let members = &claims.custom.0;
         match rule {
             Rule::Expiry => check_expiry(claims, now, self.options.leeway),
@@ -249,15 +314,12 @@ fn outcome(result: Result<(), JwtError>) -> Outcome {
     }
 }
 
-/// The token's `alg` must be the key's algorithm (never the other way round), then the
-/// signature must verify under that algorithm.
-pub(super) fn check_signature(key: &VerifyingKey, parsed: &ParsedToken<'_>) -> Result<(), JwtError> {
+/// The token's `alg` must be the key's algorithm (never the other way round); the signature is
+/// then checked under that algorithm.
+pub(super) fn check_algorithm(key: &VerifyingKey, parsed: &ParsedToken<'_>) -> Result<(), JwtError> {
     let expected = key.algorithm();
     if parsed.header.alg != expected.name() {
         return Err(JwtError::AlgorithmMismatch { expected, found: excerpt(&parsed.header.alg) });
-    }
-    if !key.verify(parsed.signing_input(), parsed.signature()) {
-        return Err(JwtError::BadSignature);
     }
     Ok(())
 }
@@ -361,21 +423,27 @@ fn seconds(time: Option<DateTime<Utc>>) -> UnixTime {
     time.map_or(0, |time| time.timestamp())
 }
 
-/// The checked claims as [`JwtClaims`]; every claim read here passed its rule already.
+/// The checked claims as [`JwtClaims`]; every claim read here passed its rule already. The
+/// members are moved out of the parsed map; what stays in it are the extra claims.
 fn verified_claims(claims: Claims<RawClaims>) -> Result<JwtClaims, JwtError> {
     let (exp, iat, nbf) = (claims.expiration, claims.issued_at, claims.not_before);
-    let members = &claims.custom.0;
-    let token_type = check_type(members, &[TokenType::Access, TokenType::Refresh, TokenType::Api])?;
-    let aud = audience_claim(members)?.into_iter().map(str::to_owned).collect();
-    let (iss, sub, jti) = (
-        string_claim(members, "iss")?.to_owned(),
-        string_claim(members, "sub")?.to_owned(),
-        string_claim(members, "jti")?.to_owned(),
-    );
-    let mut extra = flatten_claims(claims);
-    for name in super::claims::RESERVED_CLAIMS {
-        extra.remove(name);
-    }
+    let mut extra = claims.custom.0;
+    let token_type = check_type(&extra, &[TokenType::Access, TokenType::Refresh, TokenType::Api])?;
+    let aud = match extra.remove("aud") {
+        Some(Value::String(aud)) => vec![aud],
+        Some(Value::Array(auds)) if !auds.is_empty() => auds
+            .into_iter()
+            .map(|aud| match aud {
+                Value::String(aud) => Ok(aud),
+                _ => Err(JwtError::Malformed { part: "aud" }),
+            })
+            .collect::<Result<_, _>>()?,
+        Some(_) => return Err(JwtError::Malformed { part: "aud" }),
+        None => return Err(JwtError::MissingClaim { claim: "aud" }),
+    };
+    let (iss, sub, jti) =
+        (take_string(&mut extra, "iss")?, take_string(&mut extra, "sub")?, take_string(&mut extra, "jti")?);
+    extra.remove("type");
     Ok(JwtClaims {
         iss,
         sub,
@@ -387,6 +455,14 @@ fn verified_claims(claims: Claims<RawClaims>) -> Result<JwtClaims, JwtError> {
         token_type,
         extra,
     })
+}
+
+fn take_string(members: &mut Map<String, Value>, name: &'static str) -> Result<String, JwtError> {
+    match members.remove(name) {
+        Some(Value::String(text)) => Ok(text),
+        Some(_) => Err(JwtError::Malformed { part: name }),
+        None => Err(JwtError::MissingClaim { claim: name }),
+    }
 }
 
 #[cfg(test)]
@@ -416,6 +492,50 @@ mod tests {
         assert_eq!(verified.claims(), &claims);
         assert_eq!(verified.kid(), keys.current().unwrap().kid());
         assert_eq!(verified.algorithm(), Algorithm::EdDsa);
+    }
+
+    /// A provider with a fixed answer, counting its calls.
+    struct Fixed(bool, std::cell::Cell<u32>);
+
+    impl CryptoProvider for Fixed {
+        fn verify_signature<'a>(
+            &'a self,
+            _: &'a VerifyingKey,
+            _: &'a [u8],
+            _: &'a [u8],
+        ) -> crate::LocalBoxFuture<'a, bool> {
+            self.1.set(self.1.get() + 1);
+            Box::pin(std::future::ready(self.0))
+        }
+    }
+
+    #[test]
+    fn a_provider_checks_only_the_signature() {
+        let (keys, claims) = setup();
+        let validator = Validator::new(&keys, options());
+        let token = keys.issue(&claims).unwrap();
+        futures::executor::block_on(async {
+            let rust = validator.verify_with(&RustCrypto, &token, 1_100).await.unwrap();
+            assert_eq!(rust, validator.verify(&token, 1_100).unwrap());
+            let no = Fixed(false, Default::default());
+            assert_eq!(validator.verify_with(&no, &token, 1_100).await, Err(JwtError::BadSignature));
+            let report = validator.report_with(&no, &token, 1_100).await;
+            assert_eq!(report.outcome(Rule::Signature), &Outcome::Fail(JwtError::BadSignature));
+            assert_eq!(report.outcome(Rule::Expiry), &Outcome::Pass);
+            // A provider that says yes to anything still cannot make the other rules pass.
+            let yes = Fixed(true, Default::default());
+            let expired = validator.verify_with(&yes, &token, 5_000).await.unwrap_err();
+            assert_eq!(expired, JwtError::Expired { now: 5_000, exp: 1_600 });
+            let none = format!("eyJhbGciOiJub25lIn0.{}", token.split_once('.').unwrap().1);
+            assert_eq!(validator.verify_with(&yes, &none, 1_100).await.unwrap_err().kind(), "unsupported_algorithm");
+            let hs = r#"{"alg":"HS256","kid":"KID"}"#.replace("KID", keys.current().unwrap().kid());
+            let hs = base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, hs);
+            let confused = format!("{hs}.{}", token.split_once('.').unwrap().1);
+            let mismatch = validator.verify_with(&yes, &confused, 1_100).await.unwrap_err();
+            assert_eq!(mismatch.kind(), "algorithm_mismatch", "alg comes from the key, before any provider");
+            assert!(validator.report_with(&yes, &token, 1_100).await.passed());
+            assert_eq!(yes.1.get(), 2, "asked only when header, kid and alg passed");
+        });
     }
 
     #[test]

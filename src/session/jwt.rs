@@ -13,7 +13,10 @@ use super::store::{SessionLimits, SessionRow, SessionTable, WhenFull};
 use crate::crypto::KeyRing;
 use crate::env::{Env, UnixTime};
 use crate::error::{Error, Result, SessionError};
-use crate::jwt::{new_jti, Algorithm, JwtClaims, JwtError, JwtKeys, TokenType, ValidationOptions, Validator};
+use crate::jwt::{
+    new_jti, Algorithm, CryptoProvider, JwtClaims, JwtError, JwtKeys, RustCrypto, TokenType, ValidationOptions, Validator,
+    VerifiedCache,
+};
 use crate::store::record::Records;
 use crate::store::{keys, Statement, Value};
 
@@ -112,6 +115,9 @@ pub struct JwtSessionManager {
     ring: KeyRing,
     keys: KeySource,
     settings: JwtSettings,
+    crypto: Rc<dyn CryptoProvider>,
+    /// Tokens that passed before: the same access token again skips the parse and the signature.
+    verified: VerifiedCache,
 }
 
 fn db_error(e: crate::StoreError) -> Error {
@@ -121,13 +127,20 @@ fn db_error(e: crate::StoreError) -> Error {
 impl JwtSessionManager {
     /// A manager signing with `keys`.
     pub fn new(env: Env, ring: KeyRing, keys: JwtKeys, settings: JwtSettings) -> Self {
-        JwtSessionManager { env, ring, keys: KeySource::Fixed(Rc::new(keys)), settings }
+        JwtSessionManager { env, ring, keys: KeySource::Fixed(Rc::new(keys)), settings, crypto: Rc::new(RustCrypto), verified: VerifiedCache::default() }
     }
 
     /// A manager whose keys live in SQL, sealed with `ring`: an Ed25519 key is generated on
     /// first use and kept across restarts and instances.
     pub fn with_stored_keys(env: Env, ring: KeyRing, settings: JwtSettings) -> Self {
-        JwtSessionManager { env, ring, keys: KeySource::stored(), settings }
+        JwtSessionManager { env, ring, keys: KeySource::stored(), settings, crypto: Rc::new(RustCrypto), verified: VerifiedCache::default() }
+    }
+
+    /// Checks token signatures with `crypto` instead of pure Rust (every other rule is the
+    /// core's either way).
+    pub fn with_crypto(mut self, crypto: Rc<dyn CryptoProvider>) -> Self {
+        self.crypto = crypto;
+        self
     }
 
     /// Adds a new stored signing key of `algorithm` that becomes current; the others keep
@@ -171,10 +184,13 @@ impl JwtSessionManager {
     /// `kid` reloads stored keys once (another instance may have rotated).
     async fn verify(&self, token: &str, options: ValidationOptions) -> Result<JwtClaims> {
         let keys = self.keys().await?;
-        match Validator::new(&keys, options.clone()).verify(token, self.now()) {
+        let crypto = &*self.crypto;
+        let validator = Validator::new(&keys, options.clone());
+        match self.verified.verify_with(&validator, crypto, token, self.now()).await {
             Err(JwtError::UnknownKey { .. }) if matches!(self.keys, KeySource::Stored { .. }) => {
                 let keys = self.keys.get(&self.env, &self.ring, true).await?;
-                Validator::new(&keys, options).verify(token, self.now()).map(|v| v.into_claims()).map_err(session_error)
+                let verified = Validator::new(&keys, options).verify_with(crypto, token, self.now()).await;
+                verified.map(|v| v.into_claims()).map_err(session_error)
             }
             result => result.map(|v| v.into_claims()).map_err(session_error),
         }

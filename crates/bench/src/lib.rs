@@ -1,11 +1,15 @@
-//! A wasm-bindgen binding for the Node benchmark: the core's `Validator` with the options fixed
-//! at construction, for HMAC secrets (which a JWKS cannot carry) as well as a JWKS. Native builds
-//! export nothing; the binaries and `benches/` hold the native benchmarks.
+//! A wasm-bindgen binding for the Node benchmark and the WebCrypto conformance test: the core's
+//! `Validator` with the options fixed at construction, for HMAC secrets (which a JWKS cannot
+//! carry) as well as a JWKS, with the signature checked in pure Rust or by WebCrypto. Native
+//! builds export nothing; the binaries and `benches/` hold the native benchmarks.
+
+#[cfg(target_arch = "wasm32")]
+mod conformance;
 
 #[cfg(target_arch = "wasm32")]
 mod wasm {
-    use portcullis::jwt::{Algorithm, JwtClaims, JwtKeys, SigningKey, TokenType, ValidationOptions, Validator};
-    use serde_json::Value;
+    use portcullis::jwt::{Algorithm, JwtKeys, SigningKey, TokenType, ValidationOptions, Validator, VerifiedCache};
+    use portcullis_js::{claims_object, WebCrypto};
     use wasm_bindgen::prelude::*;
 
     fn err(e: impl ToString) -> JsValue {
@@ -16,20 +20,38 @@ mod wasm {
     pub struct BenchVerifier {
         keys: JwtKeys,
         options: ValidationOptions,
+        crypto: WebCrypto,
+        cache: VerifiedCache,
     }
 
     #[wasm_bindgen]
     impl BenchVerifier {
         /// `alg` HS256/HS384/HS512 with `secret`, or any algorithm with `jwks` (JSON text).
-        pub fn hmac(alg: &str, secret: &[u8], issuer: &str, audience: &str, token_type: &str) -> Result<BenchVerifier, JsValue> {
+        pub fn hmac(
+            alg: &str,
+            secret: &[u8],
+            issuer: &str,
+            audience: &str,
+            token_type: &str,
+        ) -> Result<BenchVerifier, JsValue> {
             let alg = Algorithm::from_name(alg).ok_or_else(|| err("unknown alg"))?;
             let keys = JwtKeys::new(SigningKey::from_bytes(alg, secret).map_err(err)?);
-            Ok(BenchVerifier { keys, options: options(issuer, audience, token_type)? })
+            Ok(BenchVerifier {
+                keys,
+                options: options(issuer, audience, token_type)?,
+                crypto: WebCrypto::new(),
+                cache: VerifiedCache::default(),
+            })
         }
 
         pub fn jwks(jwks: &str, issuer: &str, audience: &str, token_type: &str) -> Result<BenchVerifier, JsValue> {
             let keys = JwtKeys::from_jwks(jwks).map_err(err)?;
-            Ok(BenchVerifier { keys, options: options(issuer, audience, token_type)? })
+            Ok(BenchVerifier {
+                keys,
+                options: options(issuer, audience, token_type)?,
+                crypto: WebCrypto::new(),
+                cache: VerifiedCache::default(),
+            })
         }
 
         /// The kid tokens must name (the RFC 7638 thumbprint for an HMAC key).
@@ -39,31 +61,42 @@ mod wasm {
 
         /// The verified claims as a JS object (like jose's `payload`), or throws the error kind.
         pub fn verify(&self, token: &str, now: f64) -> Result<JsValue, JsValue> {
-            let verified = Validator::new(&self.keys, self.options.clone()).verify(token, now as i64).map_err(|e| err(e.kind()))?;
-            let text = claims_json(verified.claims()).to_string();
-            js_sys::JSON::parse(&text)
+            let verified = Validator::new(&self.keys, self.options.clone())
+                .verify(token, now as i64)
+                .map_err(|e| err(e.kind()))?;
+            Ok(claims_object(verified.claims()))
+        }
+
+        /// `verify` through a verified-token cache: a token seen before is a lookup.
+        #[wasm_bindgen(js_name = verifyCached)]
+        pub fn verify_cached(&self, token: &str, now: f64) -> Result<JsValue, JsValue> {
+            let validator = Validator::new(&self.keys, self.options.clone());
+            let verified = self.cache.verify(&validator, token, now as i64).map_err(|e| err(e.kind()))?;
+            Ok(claims_object(verified.claims()))
+        }
+
+        /// `verify` with the signature checked by WebCrypto (ES256, EdDSA).
+        #[wasm_bindgen(js_name = verifySubtle)]
+        pub async fn verify_subtle(&self, token: String, now: f64) -> Result<JsValue, JsValue> {
+            let validator = Validator::new(&self.keys, self.options.clone());
+            let verified = validator.verify_with(&self.crypto, &token, now as i64).await.map_err(|e| err(e.kind()))?;
+            Ok(claims_object(verified.claims()))
         }
 
         /// Only whether the token verifies: no claims cross into JavaScript.
         pub fn check(&self, token: &str, now: f64) -> bool {
             Validator::new(&self.keys, self.options.clone()).verify(token, now as i64).is_ok()
         }
+
+        /// How many signatures WebCrypto checked, and how many pure Rust did: `[subtle, rust]`.
+        pub fn counts(&self) -> Vec<f64> {
+            let counts = self.crypto.counts();
+            vec![counts.subtle as f64, counts.rust as f64]
+        }
     }
 
     fn options(issuer: &str, audience: &str, token_type: &str) -> Result<ValidationOptions, JsValue> {
         let t = TokenType::parse(token_type).ok_or_else(|| err("unknown token type"))?;
         Ok(ValidationOptions::new(issuer, audience, t))
-    }
-
-    fn claims_json(claims: &JwtClaims) -> Value {
-        let mut out = claims.extra.clone();
-        out.insert("iss".into(), claims.iss.clone().into());
-        out.insert("sub".into(), claims.sub.clone().into());
-        out.insert("aud".into(), claims.aud.clone().into());
-        out.insert("exp".into(), claims.exp.into());
-        out.insert("iat".into(), claims.iat.into());
-        out.insert("jti".into(), claims.jti.clone().into());
-        out.insert("type".into(), claims.token_type.as_str().into());
-        Value::Object(out)
     }
 }

@@ -11,8 +11,9 @@ use std::rc::Rc;
 
 use portcullis::jwt::{
     inspect as inspect_token, JwtError, JwtKeys, Outcome, RemoteJwks, SizeLimits, TokenType, ValidationOptions,
-    Validator, DEFAULT_LEEWAY,
+    ValidationReport, Validator, VerifiedCache, DEFAULT_LEEWAY,
 };
+use portcullis_js::{claims_object, WebCrypto};
 use serde::Serialize;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
@@ -41,6 +42,15 @@ fn js_error(e: &JwtError) -> JsValue {
 
 fn usage_error(message: &str) -> JsValue {
     js(&json!({ "kind": "invalid_request", "message": message }))
+}
+
+thread_local! {
+    /// The page's WebCrypto provider, with its imported keys.
+    static CRYPTO: Rc<WebCrypto> = Rc::new(WebCrypto::new());
+}
+
+fn crypto() -> Rc<WebCrypto> {
+    CRYPTO.with(Rc::clone)
 }
 
 /// Seconds since the epoch: `now` if given, else the browser's clock.
@@ -88,6 +98,8 @@ pub fn inspect(token: &str) -> Result<JsValue, JsValue> {
 #[wasm_bindgen]
 pub struct Verifier {
     keys: JwtKeys,
+    /// Tokens verified before, answered without a parse or a signature check.
+    cache: VerifiedCache,
 }
 
 #[wasm_bindgen]
@@ -95,22 +107,45 @@ impl Verifier {
     /// A verifier for the keys of `jwks` (JSON text of `{"keys": [...]}`).
     #[wasm_bindgen(constructor)]
     pub fn new(jwks: &str) -> Result<Verifier, JsValue> {
-        Ok(Verifier { keys: JwtKeys::from_jwks(jwks).map_err(|e| js_error(&e))? })
+        Ok(Verifier { keys: JwtKeys::from_jwks(jwks).map_err(|e| js_error(&e))?, cache: VerifiedCache::default() })
     }
 
     /// The verified claims, or a `PortcullisError`.
     #[wasm_bindgen(unchecked_return_type = "Record<string, unknown>")]
     pub fn verify(&self, token: &str, #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue) -> Result<JsValue, JsValue> {
         let (options, now) = options(options_value)?;
-        let verified = Validator::new(&self.keys, options).verify(token, now_or_clock(now)).map_err(|e| js_error(&e))?;
-        Ok(js(&claims_json(verified.claims())))
+        let validator = Validator::new(&self.keys, options);
+        let verified = self.cache.verify(&validator, token, now_or_clock(now)).map_err(|e| js_error(&e))?;
+        Ok(claims_object(verified.claims()))
+    }
+
+    /// Like `verify`, with ES256 and EdDSA signatures checked by the browser's WebCrypto
+    /// (several times faster than in wasm); every other rule is the same Rust.
+    #[wasm_bindgen(js_name = verifyAsync, unchecked_return_type = "Promise<Record<string, unknown>>")]
+    pub async fn verify_async(&self, token: String, #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue) -> Result<JsValue, JsValue> {
+        let (options, now) = options(options_value)?;
+        let crypto = crypto();
+        let validator = Validator::new(&self.keys, options);
+        let verified = self.cache.verify_with(&validator, &*crypto, &token, now_or_clock(now)).await.map_err(|e| js_error(&e))?;
+        Ok(claims_object(verified.claims()))
     }
 
     /// Every rule with its outcome, and the key the token's `kid` selects.
     #[wasm_bindgen(unchecked_return_type = "Report")]
     pub fn report(&self, token: &str, #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue) -> Result<JsValue, JsValue> {
         let (options, now) = options(options_value)?;
-        Ok(js(&report_json(&self.keys, token, options, now_or_clock(now))))
+        let now = now_or_clock(now);
+        let report = Validator::new(&self.keys, options.clone()).report(token, now);
+        Ok(js(&report_json(&self.keys, token, options, now, report)))
+    }
+
+    /// Like `report`, with the signature checked as `verifyAsync` checks it.
+    #[wasm_bindgen(js_name = reportAsync, unchecked_return_type = "Promise<Report>")]
+    pub async fn report_async(&self, token: String, #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue) -> Result<JsValue, JsValue> {
+        let (options, now) = options(options_value)?;
+        let now = now_or_clock(now);
+        let report = Validator::new(&self.keys, options.clone()).report_with(&*crypto(), &token, now).await;
+        Ok(js(&report_json(&self.keys, &token, options, now, report)))
     }
 
     /// The key ids this verifier knows.
@@ -138,8 +173,9 @@ impl RemoteVerifier {
     #[wasm_bindgen(unchecked_return_type = "Promise<Record<string, unknown>>")]
     pub async fn verify(&self, token: String, #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue) -> Result<JsValue, JsValue> {
         let (options, now) = options(options_value)?;
-        let verified = self.remote.verify(&token, options, now_or_clock(now), &fetch::BrowserFetch).await.map_err(|e| js_error(&e))?;
-        Ok(js(&claims_json(verified.claims())))
+        let crypto = crypto();
+        let verified = self.remote.verify_with(&*crypto, &token, options, now_or_clock(now), &fetch::BrowserFetch).await.map_err(|e| js_error(&e))?;
+        Ok(claims_object(verified.claims()))
     }
 
     /// Like `Verifier.report`, with the issuer's current keys.
@@ -149,31 +185,16 @@ impl RemoteVerifier {
         let kid = inspect_token(&token, options.size_limits()).ok().and_then(|t| t.header().kid.clone());
         let now = now_or_clock(now);
         let keys = self.remote.keys(kid.as_deref(), now, &fetch::BrowserFetch).await.map_err(|e| js_error(&e))?;
-        Ok(js(&report_json(&keys, &token, options, now)))
+        let report = Validator::new(&keys, options.clone()).report_with(&*crypto(), &token, now).await;
+        Ok(js(&report_json(&keys, &token, options, now, report)))
     }
 }
 
-fn claims_json(claims: &portcullis::jwt::JwtClaims) -> Value {
-    let mut out = claims.extra.clone();
-    out.insert("iss".into(), claims.iss.clone().into());
-    out.insert("sub".into(), claims.sub.clone().into());
-    out.insert("aud".into(), claims.aud.clone().into());
-    out.insert("exp".into(), claims.exp.into());
-    out.insert("iat".into(), claims.iat.into());
-    if let Some(nbf) = claims.nbf {
-        out.insert("nbf".into(), nbf.into());
-    }
-    out.insert("jti".into(), claims.jti.clone().into());
-    out.insert("type".into(), claims.token_type.as_str().into());
-    Value::Object(out)
-}
-
-fn report_json(keys: &JwtKeys, token: &str, options: ValidationOptions, now: i64) -> Value {
+fn report_json(keys: &JwtKeys, token: &str, options: ValidationOptions, now: i64, report: ValidationReport) -> Value {
     let untrusted = inspect_token(token, options.size_limits()).ok();
     let kid = untrusted.as_ref().and_then(|t| t.header().kid.clone());
     let expires_in = untrusted.as_ref().and_then(|t| t.unverified_claims().get("exp")).and_then(Value::as_i64).map(|exp| exp - now);
     let key = kid.as_deref().and_then(|kid| keys.get(kid)).and_then(|k| k.to_jwk());
-    let report = Validator::new(keys, options).report(token, now);
     let rules: Vec<Value> = report
         .rules
         .iter()

@@ -7,6 +7,7 @@ use std::rc::Rc;
 
 use portcullis::api::Api;
 use portcullis::{Env, Sql};
+use portcullis_js::WebCrypto;
 
 use crate::d1::D1Sql;
 use crate::error::HostError;
@@ -51,6 +52,8 @@ async fn build(env: &worker::Env) -> Result<Service, HostError> {
     }
     let sql: Rc<dyn Sql> = Rc::new(sql);
     let env = Env { kv: Rc::new(WorkersKv::new(kv)), sql, clock: Rc::new(JsClock), rng: Rc::new(JsRandom) };
-    let api = settings.api(env).map_err(|e| HostError::Config(e.to_string()))?;
+    // JWT signatures (ES256, EdDSA) through the runtime's WebCrypto; every rule stays the core's.
+    let api =
+        settings.api(env).map_err(|e| HostError::Config(e.to_string()))?.with_jwt_crypto(Rc::new(WebCrypto::new()));
     Ok(Service { api, max_body_bytes: settings.max_body_bytes })
 }

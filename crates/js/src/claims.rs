@@ -1,0 +1,105 @@
+//! Verified claims as a JS object: the claims' JSON text, written straight from [`JwtClaims`] and
+//! parsed once by `JSON.parse`. Measured in V8, one text crossing into JavaScript is cheaper than
+//! building the object member by member (every string crossing on its own through `TextDecoder`).
+
+use portcullis::jwt::JwtClaims;
+use serde::ser::{Serialize, SerializeMap, Serializer};
+use wasm_bindgen::JsValue;
+
+/// The claims as the token's payload shows them, with `aud` always an array, members sorted by
+/// name (the order of a serde_json map).
+pub fn claims_object(claims: &JwtClaims) -> JsValue {
+    // Serializing strings, numbers and JSON values cannot fail, and the text always parses.
+    let text = serde_json::to_string(&Sorted(claims)).unwrap_or_default();
+    js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL)
+}
+
+struct Sorted<'a>(&'a JwtClaims);
+
+enum Member<'a> {
+    Text(&'a str),
+    Number(i64),
+    Texts(&'a [String]),
+}
+
+impl Serialize for Member<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self {
+            Member::Text(text) => serializer.serialize_str(text),
+            Member::Number(number) => serializer.serialize_i64(*number),
+            Member::Texts(texts) => texts.serialize(serializer),
+        }
+    }
+}
+
+impl Serialize for Sorted<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let claims = self.0;
+        let mut fixed = vec![
+            ("aud", Member::Texts(&claims.aud)),
+            ("exp", Member::Number(claims.exp)),
+            ("iat", Member::Number(claims.iat)),
+            ("iss", Member::Text(&claims.iss)),
+            ("jti", Member::Text(&claims.jti)),
+            ("sub", Member::Text(&claims.sub)),
+            ("type", Member::Text(claims.token_type.as_str())),
+        ];
+        if let Some(nbf) = claims.nbf {
+            fixed.insert(5, ("nbf", Member::Number(nbf)));
+        }
+        // The extra claims never use these names; both lists are sorted, so merge them.
+        let mut map = serializer.serialize_map(Some(fixed.len() + claims.extra.len()))?;
+        let mut extra = claims.extra.iter().peekable();
+        for (name, member) in &fixed {
+            while let Some((extra_name, value)) = extra.next_if(|(extra_name, _)| extra_name.as_str() < *name) {
+                map.serialize_entry(extra_name, value)?;
+            }
+            map.serialize_entry(name, member)?;
+        }
+        for (name, value) in extra {
+            map.serialize_entry(name, value)?;
+        }
+        map.end()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use portcullis::jwt::TokenType;
+    use serde_json::{json, Map, Value};
+
+    use super::*;
+
+    /// The text a serde_json map of the same members gives (what the object used to be parsed from).
+    fn via_map(claims: &JwtClaims) -> String {
+        let mut out = claims.extra.clone();
+        out.insert("iss".into(), claims.iss.clone().into());
+        out.insert("sub".into(), claims.sub.clone().into());
+        out.insert("aud".into(), claims.aud.clone().into());
+        out.insert("exp".into(), claims.exp.into());
+        out.insert("iat".into(), claims.iat.into());
+        if let Some(nbf) = claims.nbf {
+            out.insert("nbf".into(), nbf.into());
+        }
+        out.insert("jti".into(), claims.jti.clone().into());
+        out.insert("type".into(), claims.token_type.as_str().into());
+        Value::Object(out).to_string()
+    }
+
+    #[test]
+    fn writes_the_text_a_map_would() {
+        let base = JwtClaims::new("https://pc.example", "alice \"a\"", "api", TokenType::Refresh, -5, 600, "j\u{e9}1");
+        let mut with_nbf = base.clone();
+        with_nbf.nbf = Some(7);
+        with_nbf.aud.push("other".into());
+        let mut extras = with_nbf.clone();
+        for name in ["a", "aud0", "f", "iss1", "k", "nbe", "o", "sub_", "typ", "types", "z", "\u{e9}", "A", "1"] {
+            extras.extra.insert(name.into(), json!({"n": name, "list": [1, 2.5, null, true]}));
+        }
+        let mut empty = base.clone();
+        empty.extra = Map::new();
+        for claims in [base, with_nbf, extras, empty] {
+            assert_eq!(serde_json::to_string(&Sorted(&claims)).unwrap(), via_map(&claims));
+        }
+    }
+}

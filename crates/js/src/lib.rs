@@ -1,0 +1,10 @@
+//! The JavaScript side that the Worker, the browser package and the bench binding share:
+//! WebCrypto as the core's JWT [`CryptoProvider`](portcullis::jwt::CryptoProvider), and verified
+//! claims handed to JavaScript as plain objects without a JSON round trip. The core stays free
+//! of JavaScript; everything here is glue.
+
+mod claims;
+mod webcrypto;
+
+pub use claims::claims_object;
+pub use webcrypto::{Counts, WebCrypto};

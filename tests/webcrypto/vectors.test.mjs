@@ -1,0 +1,93 @@
+// The JWT conformance vectors (tests/vectors/jwt.json) through both signature providers of the
+// wasm build: pure Rust, and Node's WebCrypto (crates/webcrypto, as the Worker and the browser
+// package use it). Every case must give its expected outcome and exactly the same outcome (valid
+// or not, the failing rule's kind and message, every rule of the report) under both.
+// Needs the bench binding built for Node (scripts/test.sh builds it):
+//   cargo build --release -p portcullis-bench --lib --target wasm32-unknown-unknown
+//   wasm-bindgen --target nodejs --out-dir <dir> --out-name portcullis_bench <wasm>
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+
+const require = createRequire(import.meta.url);
+const dir = process.env.PORTCULLIS_BENCH_PKG ?? new URL('../../target/webcrypto-test/node-pkg', import.meta.url).pathname;
+const { Conformance } = require(`${dir}/portcullis_bench.js`);
+const doc = JSON.parse(readFileSync(new URL('../vectors/jwt.json', import.meta.url), 'utf8'));
+
+test('every vector gives the same outcome through WebCrypto as through pure Rust', async () => {
+  const suite = new Conformance(JSON.stringify(doc.keys));
+  assert.ok(doc.cases.length >= 90, 'vectors went missing');
+  for (const c of doc.cases) {
+    const text = JSON.stringify(c);
+    const rust = JSON.parse(await suite.run(text, false));
+    const subtle = JSON.parse(await suite.run(text, true));
+    assert.deepEqual(subtle, rust, `${c.name}: the providers disagree`);
+    assert.equal(rust.valid, c.expect.valid, `${c.name}: ${rust.error ?? 'accepted'} (${rust.message ?? ''})`);
+    if (c.expect.valid) {
+      for (const [name, want] of Object.entries(c.expect)) {
+        if (name !== 'valid') assert.deepEqual(rust[name], want, `${c.name}: ${name}`);
+      }
+    } else {
+      assert.equal(rust.error, c.expect.error, `${c.name}: ${rust.message}`);
+    }
+    if (c.check === 'full') assert.equal(rust.report_passed, rust.valid, `${c.name}: report and verify disagree`);
+  }
+  const [subtleChecks, rustChecks] = suite.counts();
+  assert.ok(subtleChecks >= 6, `WebCrypto checked only ${subtleChecks} signatures (${rustChecks} in Rust)`);
+});
+
+// jose signs; both providers must agree on the genuine signature, on tampered ones, and on the
+// high-S twin of each ECDSA signature (n - s, which neither side rejects for being high).
+test('jose-signed ES256 and EdDSA tokens, tampered and high-S ones agree across providers', async () => {
+  const jose = await import('jose');
+  const N = 0xffffffff00000000ffffffffffffffffbce6faada7179e84f3b9cac2fc632551n;
+  for (const alg of ['ES256', 'EdDSA']) {
+    for (let k = 0; k < 4; k++) {
+      const pair = await jose.generateKeyPair(alg, { crv: alg === 'EdDSA' ? 'Ed25519' : undefined });
+      const jwk = await jose.exportJWK(pair.publicKey);
+      const suite = new Conformance(JSON.stringify({ k: jwk }));
+      for (let i = 0; i < 8; i++) {
+        const payload = new TextEncoder().encode(JSON.stringify({ i, r: Math.random() }));
+        const token = await new jose.CompactSign(payload).setProtectedHeader({ alg }).sign(pair.privateKey);
+        const [h, p, s] = token.split('.');
+        const sig = Buffer.from(s, 'base64url');
+        const variants = [token, `${h}.${p}.${s.slice(0, -3)}${s.endsWith('AAA') ? 'BBB' : 'AAA'}`, `${h}.${p}x.${s}`];
+        if (alg === 'ES256') {
+          const high = (N - BigInt(`0x${sig.subarray(32).toString('hex')}`)).toString(16).padStart(64, '0');
+          variants.push(`${h}.${p}.${Buffer.concat([sig.subarray(0, 32), Buffer.from(high, 'hex')]).toString('base64url')}`);
+          variants.push(`${h}.${p}.${Buffer.alloc(64).toString('base64url')}`);
+        }
+        for (const [n, t] of variants.entries()) {
+          const c = JSON.stringify({ check: 'signature_only', key: 'k', token: t });
+          const rust = JSON.parse(await suite.run(c, false));
+          const subtle = JSON.parse(await suite.run(c, true));
+          assert.deepEqual(subtle, rust, `${alg} variant ${n}`);
+          if (n === 0) assert.equal(rust.valid, true, `${alg}: ${rust.message}`);
+        }
+      }
+      assert.ok(suite.counts()[0] > 0, `${alg}: WebCrypto was not used`);
+    }
+  }
+});
+
+test('a tampered ES256 or EdDSA signature fails through WebCrypto as through pure Rust', async () => {
+  const suite = new Conformance(JSON.stringify(doc.keys));
+  const valid = doc.cases.filter((c) => c.expect.valid && /"alg":"(ES256|EdDSA)"/.test(header(c.token)));
+  assert.ok(valid.length >= 2);
+  for (const c of valid) {
+    const sig = c.token.slice(c.token.lastIndexOf('.') + 1);
+    for (const at of [0, 10, sig.length - 2]) {
+      const flipped = sig.slice(0, at) + (sig[at] === 'A' ? 'B' : 'A') + sig.slice(at + 1);
+      const tampered = { ...c, token: c.token.slice(0, c.token.length - sig.length) + flipped };
+      const rust = JSON.parse(await suite.run(JSON.stringify(tampered), false));
+      const subtle = JSON.parse(await suite.run(JSON.stringify(tampered), true));
+      assert.deepEqual(subtle, rust, `${c.name} at ${at}`);
+      assert.equal(subtle.valid, false, `${c.name} at ${at}`);
+    }
+  }
+});
+
+function header(token) {
+  return Buffer.from(token.split('.')[0], 'base64url').toString();
+}
