@@ -30,11 +30,17 @@ bash scripts/load-test.sh
 echo "== Worker on local workerd (the shared HTTP suite and the Worker's own tests)"
 bash scripts/worker-test.sh
 
+echo "== races: four portcullis serve on PostgreSQL + Redis, the Worker, the SQL lock (bounded; long form: docs/RELIABILITY.md)"
+bash scripts/race-test.sh
+
 echo "== the pages in Chromium (browser package, inspector, token manager)"
 bash scripts/browser-test.sh
 
 echo "== fuzzing, bounded: 15 s per target (the long form: docs/RELIABILITY.md)"
 bash scripts/fuzz.sh 15
+
+echo "== OpenAPI document and schemathesis against portcullis serve, bounded (the long form: docs/RELIABILITY.md)"
+bash scripts/schemathesis.sh
 
 echo "== JWT vectors through WebCrypto and through pure Rust, in Node and in Chromium (node --test)"
 # The bench binding (crates/bench) carries the vectors' runner; built for Node and for the web.
