@@ -34,6 +34,8 @@ impl Watch {
     }
 
     fn response(&mut self, response: &Response<Vec<u8>>) {
+        // Credentials are bearer tokens only: no response ever sets a cookie.
+        assert!(!response.headers().contains_key(http::header::SET_COOKIE), "{:?}", response.headers().keys().collect::<Vec<_>>());
         if let Some(log) = response.extensions().get::<ErrorLog>() {
             self.seen.push(log.0.clone());
             self.seen.push(format!("{log:?}"));
@@ -135,6 +137,13 @@ fn no_token_or_secret_in_errors_logs_or_debug_output() {
         call(&api, &mut w, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": refresh, "x": 1}))).await;
         let basic = Request::builder().uri("/auth/api/v1/token-info").header("authorization", format!("Basic {alice}"));
         w.response(&api.handle(basic.body(Vec::new()).unwrap(), None).await);
+        // A credential in a cookie is not one: a page's ambient cookies never authenticate (no CSRF).
+        for cookie in [format!("portcullis={admin}"), format!("token={admin}"), format!("session={access}")] {
+            let request = Request::builder().uri("/auth/api/v1/token-info").header("cookie", cookie);
+            let response = api.handle(request.body(Vec::new()).unwrap(), None).await;
+            assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
+            w.response(&response);
+        }
 
         // Refresh twice past the grace window: the family is revoked.
         let first = call(&api, &mut w, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": refresh}))).await;

@@ -157,3 +157,35 @@ test('create, list and revoke a token in the manager', async () => {
   assert.equal(check.status, 401);
   await page.close();
 });
+
+test('the bootstrap token is refused from the pages, and no response sets a cookie', async () => {
+  const page = await newPage();
+  const setCookie = [];
+  page.on('response', async (response) => {
+    if ((await response.allHeaders())['set-cookie']) setCookie.push(new URL(response.url()).pathname);
+  });
+  await page.goto(`${BASE}/tokens.html`);
+  await page.waitForSelector('body[data-ready="true"]');
+  // Signing in to the manager with it fails: the server refuses it on a browser's request.
+  await page.fill('#credential', BOOTSTRAP);
+  await page.click('#signin-form button[type="submit"]');
+  await page.waitForSelector('#status.error');
+  assert.match(await page.textContent('#status'), /permission_denied/);
+  assert.equal(await page.isHidden('#signed-in'), true);
+  // So does a script on the page that tries it directly (an injected script, say).
+  const statuses = await page.evaluate(async (token) => {
+    const call = (path, init = {}) => fetch(path, { ...init, headers: { Authorization: `Bearer ${token}`, ...init.headers } });
+    return [
+      (await call('/auth/api/v1/token-info')).status,
+      (await call('/auth/api/v1/tokens', {
+        method: 'POST', headers: { 'Content-Type': 'application/json' },
+        body: JSON.stringify({ username: 'mallory', token_type: 'user', token_name: 'x', scopes: ['admin:token'] }),
+      })).status,
+    ];
+  }, BOOTSTRAP);
+  assert.deepEqual(statuses, [403, 403]);
+  // Credentials travel as bearer tokens only: nothing sets a cookie, so none rides along.
+  assert.deepEqual(setCookie, []);
+  assert.deepEqual(await context.cookies(), []);
+  await page.close();
+});
