@@ -71,11 +71,15 @@ pub struct Figures {
     pub steps: u64,
     pub faulted_steps: u64,
     pub faults_injected: u64,
+    /// Faults injected by plan: named, nth, from, applied then failed, garbage.
+    pub faults_by_kind: [u64; 5],
     pub failed_operations: u64,
     pub tokens_acknowledged: u64,
     pub revocations_acknowledged: u64,
     pub audits: u64,
     pub audit_issues_fixed: u64,
+    /// Clock jumps to just before an expiry (on a running clock only).
+    pub jumps_near_expiry: u64,
 }
 
 /// The test's clock: the mock clock alone, or (for stores whose TTLs follow real time, like
@@ -198,6 +202,13 @@ impl World {
         out
     }
 
+    /// The expiry of a random token that has not expired yet, if any.
+    fn soon_expiring(&self, rng: &mut Rng) -> Option<i64> {
+        let now = now(self);
+        let expiries: Vec<i64> = self.tokens.iter().filter_map(|t| t.expires_hi).filter(|&e| e > now + 2).collect();
+        rng.pick(&expiries).copied()
+    }
+
     /// A live, currently valid token to act on (parents, authorities).
     async fn live(&self, rng: &mut Rng, filter: impl Fn(&Tracked) -> bool) -> Option<(usize, TokenData)> {
         // On a running clock, only tokens that stay valid well past this step, so a child made
@@ -245,6 +256,13 @@ impl World {
     async fn step(&mut self, rng: &mut Rng, mode: Mode, figures: &mut Figures) -> bool {
         let admin = self.admin().await;
         let scopes: Vec<String> = SCOPES.iter().map(|s| s.to_string()).collect();
+        let plan = match mode {
+            Mode::Off | Mode::Named(_) => 0,
+            Mode::Nth(_) => 1,
+            Mode::From(_) => 2,
+            Mode::AppliedThenFailed(_) => 3,
+            Mode::Garbage(_) => 4,
+        };
         let kind = rng.below(100);
         let injected_before = self.plan.borrow().injected;
         // Picks happen with storage healthy; only the operation itself runs under `mode`.
@@ -364,7 +382,14 @@ impl World {
                 ok
             }
             70..=77 => {
-                let seconds = rng.below(4 * 86_400) as i64;
+                // On a running clock, often to 0-2 s before some token's expiry: it then expires
+                // in real time during the next steps, and so do the Redis keys written for it.
+                let near = if self.clock.margin() > 0 && rng.chance(40) { self.soon_expiring(rng) } else { None };
+                figures.jumps_near_expiry += u64::from(near.is_some());
+                let seconds = match near {
+                    Some(expiry) => (expiry - now(self) - rng.below(3) as i64).max(0),
+                    None => rng.below(4 * 86_400) as i64,
+                };
                 description = format!("advance the clock {seconds} s");
                 self.clock.advance(seconds);
                 true
@@ -398,6 +423,7 @@ impl World {
         };
         let injected = self.plan.borrow().injected - injected_before;
         figures.faults_injected += injected;
+        figures.faults_by_kind[plan] += injected;
         if injected > 0 {
             figures.faulted_steps += 1;
         }
