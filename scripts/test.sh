@@ -19,6 +19,8 @@ echo "== PostgreSQL + Redis backends (servers started on loopback, stopped on ex
   trap 'bash scripts/services.sh stop' EXIT
   eval "$(bash scripts/services.sh start)"
   cargo test --locked -p portcullis-native --features networked-tests --test networked
+  # The fault-injection property test of tests/faults.rs, on PostgreSQL + Redis.
+  cargo test --locked -p portcullis-native --features networked-tests --test faults
 )
 
 echo "== the component on the wasmtime host (HTTP suite on SQLite, on PostgreSQL + Redis, two processes)"
