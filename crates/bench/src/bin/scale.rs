@@ -1,8 +1,9 @@
 //! Scale through the core API on the embedded default's stores (SQLite files for SQL and KV):
-//! `validate` (what `/auth` runs) p50/p99 with 1,000 vs LARGE stored tokens, and
-//! `delete_expired` on 10,000 expired tokens. Bounded: filling stops at its count or after
-//! `PORTCULLIS_BENCH_FILL_SECONDS` (default 150), and the count reached is reported.
-//! `scale [LARGE]` (default 100000); prints one JSON line per measurement.
+//! `validate` (what `/auth` runs) p50/p99 with 1,000 vs LARGE stored tokens, `delete_expired`
+//! on 100,000 expired tokens, listing a user's 10,000 tokens, and revoking a token with 10,000
+//! child tokens (the public path that walks the descendants). Bounded: filling stops at its
+//! count or after `PORTCULLIS_BENCH_FILL_SECONDS` (default 150), and the count reached is
+//! reported. `scale [LARGE]` (default 100000); prints one JSON line per measurement.
 
 use std::rc::Rc;
 use std::time::{Duration, Instant};
@@ -38,7 +39,7 @@ async fn store() -> Store {
     migrate(&sql, NOW).await.unwrap();
     let env = Env { kv: Rc::new(kv), sql: Rc::new(sql), clock: Rc::new(clock.clone()), rng: Rc::new(OsRandom) };
     let keys = KeyRing::new(EncryptionKey::new("k1", [7; 32]).unwrap(), vec![]).unwrap();
-    let config = TokenConfig { known_scopes: vec!["read:all".into()], ..TokenConfig::default() };
+    let config = TokenConfig { known_scopes: vec!["read:all".into(), "user:token".into()], ..TokenConfig::default() };
     Store { service: TokenService::new(env, keys, config).unwrap(), clock, _dir: TempDir(dir) }
 }
 
@@ -91,11 +92,67 @@ fn main() {
         println!("{}", json!({"bench": "scale-validate-ratio", "ratio": (p50s[1] / p50s[0] * 1000.0).round() / 1000.0}));
 
         let store = store().await;
-        let (_, made, _) = fill(&store, 10_000).await;
+        let (_, made, _) = fill(&store, EXPIRED).await;
         store.clock.advance(400 * 86_400);
         let start = Instant::now();
         let deleted = store.service.delete_expired().await.unwrap().len();
         let secs = start.elapsed().as_secs_f64();
-        println!("{}", json!({"bench": "scale-delete-expired", "tokens": made, "deleted": deleted, "seconds": (secs * 1000.0).round() / 1000.0}));
+        println!("{}", json!({"bench": "scale-delete-expired", "tokens": made, "deleted": deleted, "seconds": round3(secs)}));
+
+        listing().await;
+        tree_revocation().await;
     });
+}
+
+const EXPIRED: usize = 100_000;
+const PER_USER: usize = 10_000;
+const CHILDREN: usize = 10_000;
+
+fn round3(x: f64) -> f64 {
+    (x * 1000.0).round() / 1000.0
+}
+
+/// A session token of `username` with the scopes that let it manage its own tokens.
+async fn login(store: &Store, username: &str) -> portcullis::TokenData {
+    let scopes = vec!["read:all".to_owned(), "user:token".to_owned()];
+    let token = store.service.create_session_token(username, UserInfo::default(), &scopes, None).await.unwrap();
+    store.service.validate(&store.service.encode(&token)).await.unwrap()
+}
+
+/// `list_tokens` of a user with 10,000 tokens (what `GET /users/{username}/tokens` runs).
+async fn listing() {
+    let store = store().await;
+    let auth = login(&store, "lister").await;
+    let scopes = vec!["read:all".to_owned()];
+    for i in 0..PER_USER - 1 {
+        store.service.create_user_token(&auth, "lister", &format!("token-{i}"), &scopes, None, None).await.unwrap();
+    }
+    let mut times = Vec::new();
+    let mut listed = 0;
+    for _ in 0..5 {
+        let start = Instant::now();
+        listed = store.service.list_tokens(&auth, "lister").await.unwrap().len();
+        times.push(start.elapsed().as_secs_f64());
+    }
+    times.sort_by(f64::total_cmp);
+    println!("{}", json!({"bench": "scale-list-tokens", "tokens": listed, "runs": times.len(), "median_seconds": round3(times[times.len() / 2])}));
+}
+
+/// `delete_token` of a session token with 10,000 internal child tokens: every descendant's KV
+/// record, SQL row and history entry.
+async fn tree_revocation() {
+    let store = store().await;
+    let parent = login(&store, "parent").await;
+    let scopes = vec!["read:all".to_owned()];
+    let mut last = None;
+    for i in 0..CHILDREN {
+        last = Some(store.service.get_internal_token(&parent, &format!("svc-{i}"), &scopes, None, None).await.unwrap());
+    }
+    let last = store.service.encode(&last.unwrap());
+    assert!(store.service.validate(&last).await.is_ok());
+    let start = Instant::now();
+    store.service.delete_token(&parent, "parent", &parent.key, None).await.unwrap();
+    let secs = start.elapsed().as_secs_f64();
+    assert!(store.service.validate(&last).await.is_err(), "a child outlived the revocation of its parent");
+    println!("{}", json!({"bench": "scale-revoke-tree", "descendants": CHILDREN, "seconds": round3(secs)}));
 }
