@@ -6,7 +6,9 @@ use crate::error::{LimitScope, Result, SessionError};
 use crate::lock::Mutex;
 use crate::store::{Row, Statement, StoreError, Value};
 
-const LOCK_WAIT_MS: u64 = 5_000;
+/// How long a new session waits for the limit's lock, and how long a crashed holder keeps it:
+/// the wait outlasts the lock, so after a crash the next login waits it out instead of failing.
+const LOCK_WAIT_MS: u64 = 12_000;
 const LOCK_TTL_MS: u64 = 10_000;
 
 /// What to do when a new session would exceed a limit.

@@ -20,9 +20,10 @@ const MAX_CACHED: usize = 10_000;
 /// Longest pause between two looks at a busy in-process lock.
 const LOCAL_POLL_MAX_MS: u64 = 50;
 /// How long a caller waits for another's child-token creation, and how long a crashed holder
-/// keeps the SQL lock.
-const LOCK_WAIT_MS: u64 = 10_000;
-const LOCK_TTL_MS: u64 = 30_000;
+/// keeps the SQL lock: the wait outlasts the lock, so after a crash (a process killed while
+/// holding it) the next caller waits it out instead of failing.
+const LOCK_WAIT_MS: u64 = 12_000;
+const LOCK_TTL_MS: u64 = 10_000;
 
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct ChildKey {
