@@ -430,3 +430,97 @@ fn a_refresh_retried_after_a_crash_returns_a_pair_that_works() {
         },
     );
 }
+
+/// Found by the CI run of the kill -9 load run (2026-11-23): after a process was killed while
+/// holding a user's session-limit lock, the next login for that user waited 5 s for a lock that
+/// lives 10 s and failed with 503 (the same held for the per-user child-token lock: 10 s against
+/// 30 s). Each wait now outlasts its lock, so the first caller after a crash waits it out.
+#[test]
+fn a_lock_left_by_a_killed_process_is_waited_out() {
+    run(async {
+        let h = Harness::new().await;
+        let settings = JwtSettings { limits: SessionLimits { per_user: Some(10), global: None, when_full: WhenFull::EvictOldest }, ..JwtSettings::default() };
+        let keys = JwtKeys::new(SigningKey::from_bytes(Algorithm::Hs512, &[42; 64]).unwrap());
+        let sessions = JwtSessionManager::new(h.env.clone(), key_ring(), keys, settings);
+        // The lock as a killed process leaves it: acquired, never released.
+        let dead = portcullis::Mutex {
+            sql: &*h.env.sql,
+            clock: &*h.env.clock,
+            rng: &*h.env.rng,
+            name: "session-limit:jwt:alice".into(),
+            max_wait_ms: 0,
+            ttl_ms: 60_000,
+        };
+        std::mem::forget(dead.acquire().await.unwrap());
+        use portcullis::Clock as _;
+        let started = h.clock.now_millis();
+        // Held for 60 s: longer than any wait, so the login still fails (with the lock's error).
+        assert!(sessions.create_session("alice", &[]).await.is_err());
+        h.clock.advance(120);
+        // Left by a holder within the lock's real lifetime (10 s): waited out.
+        let dead = portcullis::Mutex { ttl_ms: 10_000, ..dead };
+        std::mem::forget(dead.acquire().await.unwrap());
+        let before = h.clock.now_millis();
+        sessions.create_session("alice", &[]).await.expect("the login waits out the dead holder's lock");
+        assert!(h.clock.now_millis() - before >= 9_000, "the lock was not held at all");
+        assert!(before > started);
+    });
+}
+
+/// A SQL store with the bounds hosts put on a call: at most 1,000 statements per batch (the
+/// wasmtime host) and 100 bound parameters per statement (D1).
+struct HostBounds(SqliteSql);
+
+#[async_trait(?Send)]
+impl portcullis::Sql for HostBounds {
+    async fn execute(&self, sql: &str, params: &[portcullis::Value]) -> Result<portcullis::QueryResult, StoreError> {
+        if params.len() > 100 {
+            return Err(StoreError::Other(format!("{} bound parameters", params.len())));
+        }
+        self.0.execute(sql, params).await
+    }
+    async fn batch(&self, statements: &[portcullis::Statement]) -> Result<Vec<u64>, StoreError> {
+        if statements.len() > 1000 || statements.iter().any(|s| s.params.len() > 100) {
+            return Err(StoreError::Other("batch beyond the host's bounds".into()));
+        }
+        self.0.batch(statements).await
+    }
+    fn dialect(&self) -> portcullis::Dialect {
+        self.0.dialect()
+    }
+}
+
+/// Found by the scale benchmark (2026-11-23): `delete_expired` on 100,000 expired tokens failed
+/// ("too many SQL variables": one `DELETE ... IN` with every key), and any expiry or revocation
+/// of more than ~500 tokens made a batch the wasmtime host refuses (1,000 statements) and a
+/// statement D1 refuses (100 parameters). Both now go in bounded batches.
+#[test]
+fn expiring_and_revoking_thousands_of_tokens_stays_within_host_bounds() {
+    run(async {
+        let h = Harness::new().await;
+        let env = Env { sql: Rc::new(HostBounds(h.sql.clone())), ..h.env.clone() };
+        let service = TokenService::new(env, key_ring(), config()).unwrap();
+        let scopes = vec!["read:all".to_owned()];
+        // 1,200 session tokens that expire, and a parent with 450 children.
+        for i in 0..1200 {
+            service.create_session_token(&format!("user{}", i % 7), UserInfo::default(), &scopes, None).await.unwrap();
+        }
+        h.clock.advance(400 * 86_400);
+        assert_eq!(service.delete_expired().await.unwrap().len(), 1200);
+        assert_eq!(h.count("SELECT COUNT(*) FROM token").await, 0);
+        assert_eq!(h.count("SELECT COUNT(*) FROM token_change_history WHERE action = 'expire'").await, 1200);
+
+        let parent = service.create_session_token("parent", UserInfo::default(), &["read:all".into(), "user:token".into()], None).await.unwrap();
+        let parent = service.validate(&service.encode(&parent)).await.unwrap();
+        let mut children = Vec::new();
+        for i in 0..450 {
+            children.push(service.encode(&service.get_internal_token(&parent, &format!("svc-{i}"), &scopes, None, None).await.unwrap()));
+        }
+        service.delete_token(&parent, "parent", &parent.key, None).await.unwrap();
+        assert_eq!(h.count("SELECT COUNT(*) FROM token").await, 0);
+        for child in [&children[0], &children[449]] {
+            assert!(service.validate(child).await.is_err(), "a child outlived its revoked parent");
+        }
+        assert!(service.audit(false).await.unwrap().is_clean());
+    });
+}

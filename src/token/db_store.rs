@@ -5,6 +5,9 @@ use super::{TokenInfo, TokenKey, TokenType};
 use crate::env::UnixTime;
 use crate::store::{Row, Sql, Statement, StoreError, Value};
 
+/// Bound parameters per statement: D1 accepts at most 100 (SQLite 32,766).
+const MAX_PARAMS: usize = 100;
+
 /// The deepest delegation chain `get_children` follows.
 const MAX_DEPTH: i64 = 64;
 /// `last_used` is written at most this often per token.
@@ -69,13 +72,18 @@ impl TokenDbStore<'_> {
         )
     }
 
-    /// The statement that deletes tokens (their subtoken links go with them).
-    pub(crate) fn delete_many(keys: &[&TokenKey]) -> Statement {
-        let placeholders = vec!["?"; keys.len()].join(", ");
-        Statement::new(
-            format!("DELETE FROM token WHERE key IN ({placeholders})"),
-            keys.iter().map(|k| k.as_str().into()).collect(),
-        )
+    /// The statements that delete tokens (their subtoken links go with them), at most
+    /// [`MAX_PARAMS`] keys each.
+    pub(crate) fn delete_many(keys: &[&TokenKey]) -> Vec<Statement> {
+        keys.chunks(MAX_PARAMS)
+            .map(|chunk| {
+                let placeholders = vec!["?"; chunk.len()].join(", ");
+                Statement::new(
+                    format!("DELETE FROM token WHERE key IN ({placeholders})"),
+                    chunk.iter().map(|k| k.as_str().into()).collect(),
+                )
+            })
+            .collect()
     }
 
     pub(crate) async fn get_info(&self, key: &TokenKey) -> Result<Option<TokenInfo>, StoreError> {

@@ -17,6 +17,9 @@ use crate::error::{ConfigError, Error, RequestError, Result};
 use crate::store::record::{Read, Records};
 use crate::store::{Statement, StoreError};
 
+/// Tokens deleted per SQL batch (each with its history entry).
+const DELETE_CHUNK: usize = 400;
+
 /// The username of the bootstrap token.
 pub const BOOTSTRAP_USERNAME: &str = "<bootstrap>";
 /// Bound on the in-memory map of recent `last_used` writes.
@@ -347,11 +350,22 @@ impl TokenService {
         for token in &doomed {
             kv.delete(&token.key).await?;
         }
-        let now = self.now();
-        let mut batch: Vec<Statement> =
-            doomed.iter().map(|t| HistoryEntry::new(t, action, actor, ip_address, now).insert()).collect();
-        batch.push(TokenDbStore::delete_many(&doomed.iter().map(|t| &t.key).collect::<Vec<_>>()));
-        self.env.sql.batch(&batch).await?;
+        self.delete_rows(&doomed, action, actor, ip_address, self.now()).await
+    }
+
+    /// Deletes the SQL rows of `doomed` (in order) with a history entry each: one batch per
+    /// [`DELETE_CHUNK`] tokens, so a large tree or expiry stays within what hosts accept in one
+    /// batch (the wasmtime host: 1,000 statements). A tree of up to that many goes in one
+    /// atomic batch; a larger one in several, descendants first, each atomic (the KV records are
+    /// gone already, so every token is refused throughout; a failure leaves the rest for a retry
+    /// or the audit).
+    async fn delete_rows(&self, doomed: &[TokenInfo], action: TokenChange, actor: &str, ip_address: Option<&str>, now: UnixTime) -> Result<()> {
+        for chunk in doomed.chunks(DELETE_CHUNK) {
+            let mut batch: Vec<Statement> =
+                chunk.iter().map(|t| HistoryEntry::new(t, action, actor, ip_address, now).insert()).collect();
+            batch.extend(TokenDbStore::delete_many(&chunk.iter().map(|t| &t.key).collect::<Vec<_>>()));
+            self.env.sql.batch(&batch).await?;
+        }
         Ok(())
     }
 
@@ -467,15 +481,12 @@ impl TokenService {
             return Ok(expired);
         }
         let kv = self.kv_store();
-        for info in &expired {
-            kv.delete(&info.key).await?;
+        for chunk in expired.chunks(DELETE_CHUNK) {
+            for info in chunk {
+                kv.delete(&info.key).await?;
+            }
+            self.delete_rows(chunk, TokenChange::Expire, super::INTERNAL_ACTOR, None, now).await?;
         }
-        let mut batch: Vec<Statement> = expired
-            .iter()
-            .map(|t| HistoryEntry::new(t, TokenChange::Expire, super::INTERNAL_ACTOR, None, now).insert())
-            .collect();
-        batch.push(TokenDbStore::delete_many(&expired.iter().map(|t| &t.key).collect::<Vec<_>>()));
-        self.env.sql.batch(&batch).await?;
         Ok(expired)
     }
 

@@ -69,10 +69,24 @@ fn value_of(v: ValueRef<'_>) -> Value {
 
 fn store_error(e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
-        Some(ErrorCode::ConstraintViolation) => StoreError::Constraint(e.to_string()),
+        Some(ErrorCode::ConstraintViolation) => StoreError::Constraint(bounded(e.to_string())),
         Some(ErrorCode::PermissionDenied | ErrorCode::AuthorizationForStatementDenied) => StoreError::AccessDenied,
-        _ => StoreError::Other(e.to_string()),
+        _ => StoreError::Other(bounded(e.to_string())),
     }
+}
+
+/// An error text cut to 300 bytes: SQLite's input errors quote the whole statement.
+fn bounded(mut text: String) -> String {
+    const MAX: usize = 300;
+    if text.len() > MAX {
+        let mut end = MAX;
+        while !text.is_char_boundary(end) {
+            end -= 1;
+        }
+        text.truncate(end);
+        text.push_str("...");
+    }
+    text
 }
 
 /// Runs one statement; returns its rows and the rows it changed.
