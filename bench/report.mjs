@@ -116,6 +116,10 @@ if (oauth.length) {
   }
   p('');
 }
+if (http.length || worker.length) {
+  p('![requests/s and p99 latency against connections, every server above](throughput.svg)', '',
+    '[throughput.svg](throughput.svg) (bench/plot.mjs): requests/s and p99 latency against connections for the servers of the two `/auth` tables above.', '');
+}
 const scale = of('scale-validate');
 if (scale.length) {
   const ratio = of('scale-validate-ratio')[0]?.ratio;

@@ -74,4 +74,5 @@ if [[ -f target/worker-bundle/test/index.js ]] || bash scripts/worker-build.sh -
 fi
 
 node bench/report.mjs "$results" >bench/RESULTS.md
-echo "bench: wrote bench/RESULTS.md"
+node bench/plot.mjs "$results" bench/throughput.svg
+echo "bench: wrote bench/RESULTS.md and bench/throughput.svg"
