@@ -89,13 +89,36 @@ if (worker.length) {
   p('## `/auth` of the Worker on local workerd vs a bare Worker', '',
     `\`wrk -t1 -cN -d${worker[0].seconds}s --latency\`; both under \`wrangler dev --local\` (workerd behind wrangler's local proxy),`,
     'ours is the test build (`target/worker-bundle/test`) with local KV and D1, as tests/worker/harness.mjs starts it;',
-    'the bare Worker (`bench/bare-worker.mjs`) answers 200 to anything. The workers-oauth-provider baseline of the issue is not built yet.', '',
+    'the bare Worker (`bench/bare-worker.mjs`) answers 200 to anything. The three Workers of bench/worker.mjs (this one, ours and the',
+    'workers-oauth-provider one below) run at once and are measured back to back at each connection count.', '',
     '| connections | bare req/s | bare p50 | bare p99 | ours req/s | ours p50 | ours p99 | ours / bare |',
     '|---:|---:|---:|---:|---:|---:|---:|---:|');
   for (const r of worker) {
     p(`| ${r.connections} | ${n(r.bare_rps)} | ${ms(r.bare_p50_ms)} | ${ms(r.bare_p99_ms)} | ${n(r.ours_rps)} | ${ms(r.ours_p50_ms)} | ${ms(r.ours_p99_ms)} | ${x(r.ratio)}${r.ours_non2xx ? ` (${r.ours_non2xx} non-2xx!)` : ''} |`);
   }
   p('');
+}
+const oauth = of('http-worker-oauth');
+if (oauth.length) {
+  const pkg = JSON.parse(readFileSync(new URL('./oauth-worker/package-lock.json', import.meta.url), 'utf8'));
+  const version = pkg.packages['node_modules/@cloudflare/workers-oauth-provider']?.version ?? 'unknown';
+  p('## `/auth` of the Worker vs a workers-oauth-provider Worker, both on local workerd', '',
+    `The same \`wrk -t1 -cN -d${oauth[0].seconds}s --latency\` runs as above (ours is the same measurement). \`bench/oauth-worker\`: \`@cloudflare/workers-oauth-provider\``,
+    `${version} (\`OAuthProvider\`, its own package.json) with \`/auth\` as its API route, under the same \`wrangler dev --local\`, its \`OAUTH_KV\` on local KV;`,
+    'the access token is issued by the provider (a public client, the authorization-code flow with PKCE, its token endpoint), and each',
+    'request goes through its validation (token hash, KV read, audience and expiry, key unwrap, props decryption) before a 200.',
+    'Both Workers are checked to answer 200 to the token and 401 to a changed one before the runs.', '',
+    '| connections | oauth-provider req/s | oauth-provider p50 | oauth-provider p99 | ours req/s | ours p50 | ours p99 | ours / oauth-provider | target >= 2x, p99 no worse |',
+    '|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  for (const r of oauth) {
+    const bad = (r.ours_non2xx ? ` (${r.ours_non2xx} non-2xx ours!)` : '') + (r.oauth_non2xx ? ` (${r.oauth_non2xx} non-2xx oauth-provider!)` : '');
+    p(`| ${r.connections} | ${n(r.oauth_rps)} | ${ms(r.oauth_p50_ms)} | ${ms(r.oauth_p99_ms)} | ${n(r.ours_rps)} | ${ms(r.ours_p50_ms)} | ${ms(r.ours_p99_ms)} | ${x(r.ratio)} | ${verdict(r.ratio >= 2 && r.ours_p99_ms <= r.oauth_p99_ms)}${bad} |`);
+  }
+  p('');
+}
+if (http.length || worker.length) {
+  p('![requests/s and p99 latency against connections, every server above](throughput.svg)', '',
+    '[throughput.svg](throughput.svg) (bench/plot.mjs): requests/s and p99 latency against connections for the servers of the two `/auth` tables above.', '');
 }
 const scale = of('scale-validate');
 if (scale.length) {

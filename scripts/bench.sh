@@ -65,10 +65,14 @@ echo "== scale: SQLite through the core API"
 # 1,000,000 stored tokens, filling bounded to PORTCULLIS_BENCH_FILL_SECONDS (default here 300).
 PORTCULLIS_BENCH_FILL_SECONDS=${PORTCULLIS_BENCH_FILL_SECONDS:-300} "$t/release/scale" 1000000 | tee -a "$results"
 
-echo "== /auth: the Worker on local workerd vs a bare Worker, wrk"
+echo "== /auth: the Worker on local workerd vs a bare Worker and a workers-oauth-provider Worker, wrk"
+# The provider Worker's dependency (pinned in bench/oauth-worker/package-lock.json), apart from the project's.
+[[ -d bench/oauth-worker/node_modules/@cloudflare/workers-oauth-provider ]] ||
+  npm ci --prefix bench/oauth-worker --ignore-scripts --no-audit --no-fund
 if [[ -f target/worker-bundle/test/index.js ]] || bash scripts/worker-build.sh --test; then
   node bench/worker.mjs | tee -a "$results"
 fi
 
 node bench/report.mjs "$results" >bench/RESULTS.md
-echo "bench: wrote bench/RESULTS.md"
+node bench/plot.mjs "$results" bench/throughput.svg
+echo "bench: wrote bench/RESULTS.md and bench/throughput.svg"
