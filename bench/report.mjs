@@ -129,6 +129,8 @@ if (scale.length) {
   for (const r of scale) p(`| ${n(r.tokens)} | ${r.fill_seconds} s | ${n(r.lookups)} | ${r.p50_us} µs | ${r.p99_us} µs |`);
   p('', `p50 large / p50 1,000: ${x(ratio)} (target <= 1.5x: ${verdict(ratio <= 1.5)}, measured at ${n(scale.at(-1).tokens)} tokens${scale.at(-1).tokens < 1e6 ? ', not 1,000,000' : ''}).`);
   for (const r of of('scale-delete-expired')) p('', `\`delete_expired\` on ${n(r.tokens)} expired tokens: ${r.seconds} s (${n(r.deleted)} deleted).`);
+  for (const r of of('scale-list-tokens')) p('', `Listing a user's ${n(r.tokens)} tokens (\`list_tokens\`, what \`GET /users/{username}/tokens\` runs): ${r.median_seconds} s (median of ${r.runs}).`);
+  for (const r of of('scale-revoke-tree')) p('', `Revoking a token with ${n(r.descendants)} child tokens (\`delete_token\`: every descendant's KV record, SQL row and history entry): ${r.seconds} s.`);
   p('');
 }
 const sizes = of('size');
