@@ -25,36 +25,45 @@ export function username(prefix = "u") {
  * browser requests.
  */
 export function client(baseUrl) {
-  return function call(method, path, { token, json, body, headers = {} } = {}) {
+  return async function call(method, path, { token, json, body, headers = {} } = {}) {
     const h = { ...headers };
     if (token) h.authorization = `Bearer ${token}`;
-    if (json !== undefined) {
-      h["content-type"] = "application/json";
-      body = JSON.stringify(json);
-    }
-    if (body !== undefined) h["content-length"] = Buffer.byteLength(body);
-    const url = new URL(path, baseUrl);
-    return new Promise((resolve, reject) => {
-      const req = (url.protocol === "https:" ? https : http).request(url, { method, headers: h, timeout: 15_000, agent: false }, (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("error", reject);
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let data = null;
-          try {
-            data = text ? JSON.parse(text) : null;
-          } catch {
-            data = text;
-          }
-          resolve({ status: res.statusCode, headers: new Headers(flatten(res.headers)), data, text });
-        });
-      });
-      req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer in 15 s`)));
-      req.on("error", reject);
-      req.end(body);
-    });
+    const r = await send(new URL(path, baseUrl), method, { headers: h, json, body, timeoutMs: 15_000 });
+    return { ...r, headers: new Headers(flatten(r.headers)) };
   };
+}
+
+/**
+ * One request through node:http (or https): `json` is sent as a JSON body, else `body` as is.
+ * Answers `{status, headers (node's object), data (parsed JSON, else the text), text}`.
+ */
+export function send(url, method, { headers = {}, json, body, agent = false, timeoutMs }) {
+  const h = { ...headers };
+  if (json !== undefined) {
+    h["content-type"] = "application/json";
+    body = JSON.stringify(json);
+  }
+  if (body !== undefined) h["content-length"] = Buffer.byteLength(body);
+  return new Promise((resolve, reject) => {
+    const req = (url.protocol === "https:" ? https : http).request(url, { method, headers: h, timeout: timeoutMs, agent }, (res) => {
+      const chunks = [];
+      res.on("data", (c) => chunks.push(c));
+      res.on("error", reject);
+      res.on("end", () => {
+        const text = Buffer.concat(chunks).toString("utf8");
+        let data = null;
+        try {
+          data = text ? JSON.parse(text) : null;
+        } catch {
+          data = text;
+        }
+        resolve({ status: res.statusCode, headers: res.headers, data, text });
+      });
+    });
+    req.on("timeout", () => req.destroy(new Error(`${method} ${url.pathname}: no answer in ${timeoutMs / 1000} s`)));
+    req.on("error", reject);
+    req.end(body);
+  });
 }
 
 const flatten = (headers) =>

@@ -18,7 +18,7 @@ import assert from "node:assert/strict";
 import { appendFileSync } from "node:fs";
 import http from "node:http";
 
-import { errorType, keyOf, username } from "../http/suite.mjs";
+import { errorType, keyOf, send, username } from "../http/suite.mjs";
 
 const REQUEST_TIMEOUT_MS = 30_000;
 
@@ -27,35 +27,9 @@ export function pool(urls, sockets) {
   const agent = () => new http.Agent({ keepAlive: true, maxSockets: sockets, maxFreeSockets: sockets });
   let agents = urls.map(agent);
   function call(i, method, path, { token, json } = {}) {
-    const base = urls[i % urls.length];
-    const headers = {};
-    if (token) headers.authorization = `Bearer ${token}`;
-    let body;
-    if (json !== undefined) {
-      body = JSON.stringify(json);
-      headers["content-type"] = "application/json";
-      headers["content-length"] = Buffer.byteLength(body);
-    }
-    return new Promise((resolve, reject) => {
-      const req = http.request(new URL(path, base), { method, headers, agent: agents[i % urls.length], timeout: REQUEST_TIMEOUT_MS }, (res) => {
-        const chunks = [];
-        res.on("data", (c) => chunks.push(c));
-        res.on("error", reject);
-        res.on("end", () => {
-          const text = Buffer.concat(chunks).toString("utf8");
-          let data = null;
-          try {
-            data = text ? JSON.parse(text) : null;
-          } catch {
-            data = text;
-          }
-          resolve({ status: res.statusCode, headers: res.headers, data, text });
-        });
-      });
-      req.on("timeout", () => req.destroy(new Error(`${method} ${path}: no answer in ${REQUEST_TIMEOUT_MS / 1000} s`)));
-      req.on("error", reject);
-      req.end(body);
-    });
+    const headers = token ? { authorization: `Bearer ${token}` } : {};
+    const u = i % urls.length;
+    return send(new URL(path, urls[u]), method, { headers, json, agent: agents[u], timeoutMs: REQUEST_TIMEOUT_MS });
   }
   /**
    * Opens `sockets` fresh connections to every URL, so a round's requests leave together. After a
