@@ -111,6 +111,9 @@ impl TokenService {
             }
         }
 
+        // Read again: a token whose record expired while KV was scanned (a TTL running out, on a
+        // KV whose expiry follows real time) is expired, not missing.
+        let now = self.now();
         for row in &rows {
             if row.expires.is_some_and(|e| e <= now) {
                 continue; // delete_expired's business
