@@ -2,11 +2,11 @@
 // answering 200, load from wrk in a separate process. Loopback only; every server is stopped at
 // the end. Each run is bounded: wrk -d SECONDS at 1, 16 and 64 connections.
 // Usage: node bench/http.mjs <target-dir> [seconds]   (prints one JSON line per case)
-import { spawn, execFile } from 'node:child_process';
-import { promisify } from 'node:util';
+import { spawn } from 'node:child_process';
 import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { wrk } from './wrk.mjs';
 
 const target = resolve(process.argv[2] ?? 'target/bench');
 const SECONDS = Number(process.argv[3] ?? process.env.PORTCULLIS_BENCH_HTTP_SECONDS ?? 10);
@@ -40,30 +40,12 @@ function stop(child) {
   child.kill('SIGTERM');
 }
 
-/** wrk's requests/s and latency percentiles (ms). */
-// Asynchronous, so this process keeps draining the servers' output (one log line per request).
-async function wrk(url, connections, headers = []) {
-  const args = ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--latency', '--timeout', '5s'];
-  for (const h of headers) args.push('-H', h);
-  const { stdout: out } = await promisify(execFile)('wrk', [...args, url], { encoding: 'utf8', timeout: (SECONDS + 30) * 1000 });
-  const ms = (label) => {
-    const m = new RegExp(`^\\s*${label}%\\s+([0-9.]+)(us|ms|s)`, 'm').exec(out);
-    return m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : null;
-  };
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  return {
-    rps: Number(/Requests\/sec:\s+([0-9.]+)/.exec(out)[1]),
-    p50_ms: ms('50'), p99_ms: ms('99'),
-    errors: non2xx ? Number(non2xx[1]) : 0,
-  };
-}
-
 async function main() {
   const data = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
   try {
     const bare = await start(join(target, 'release/bare-hyper'), ['127.0.0.1:0'], {}, join(data, 'bare-hyper.log'));
     const baseline = {};
-    for (const c of CONNECTIONS) baseline[c] = await wrk(`${bare.url}/auth?scope=read:all`, c);
+    for (const c of CONNECTIONS) baseline[c] = await wrk(`${bare.url}/auth?scope=read:all`, c, SECONDS);
     stop(bare.child);
 
     const component = join(target, 'wasm32-wasip2/release/portcullis_component.wasm');
@@ -81,7 +63,7 @@ async function main() {
     const check = await fetch(`${serve.url}/auth?scope=read:all`, { headers: { authorization: `Bearer ${token}` } });
     if (check.status !== 200) throw new Error(`/auth answered ${check.status}`);
     for (const c of CONNECTIONS) {
-      const ours = await wrk(`${serve.url}/auth?scope=read:all`, c, [`Authorization: Bearer ${token}`]);
+      const ours = await wrk(`${serve.url}/auth?scope=read:all`, c, SECONDS, [`Authorization: Bearer ${token}`]);
       const base = baseline[c];
       console.log(JSON.stringify({
         bench: 'http-serve', connections: c, seconds: SECONDS,

@@ -7,31 +7,19 @@
 // machine weighs on the three alike. Bounded: wrk -d SECONDS per run, every wait has a timeout;
 // every Worker is stopped at the end.
 // Usage: node bench/worker.mjs [seconds]   (prints JSON lines: http-worker, http-worker-oauth)
-import { spawn, execFile } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { promisify } from 'node:util';
 import { startWorker } from '../tests/worker/harness.mjs';
+import { wrk } from './wrk.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const SECONDS = Number(process.argv[2] ?? process.env.PORTCULLIS_BENCH_HTTP_SECONDS ?? 10);
 const CONNECTIONS = (process.env.PORTCULLIS_BENCH_CONNECTIONS ?? '1,16,64').split(',').map(Number);
 const AUTH = '/auth?scope=read:all';
-
-async function wrk(url, connections, headers = []) {
-  const args = ['-t1', `-c${connections}`, `-d${SECONDS}s`, '--latency', '--timeout', '5s'];
-  for (const h of headers) args.push('-H', h);
-  const { stdout: out } = await promisify(execFile)('wrk', [...args, url], { encoding: 'utf8', timeout: (SECONDS + 30) * 1000 });
-  const ms = (label) => {
-    const m = new RegExp(`^\\s*${label}%\\s+([0-9.]+)(us|ms|s)`, 'm').exec(out);
-    return m ? Number(m[1]) * { us: 0.001, ms: 1, s: 1000 }[m[2]] : null;
-  };
-  const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
-  return { rps: Number(/Requests\/sec:\s+([0-9.]+)/.exec(out)[1]), p50_ms: ms('50'), p99_ms: ms('99'), errors: non2xx ? Number(non2xx[1]) : 0 };
-}
 
 async function freePort() {
   return new Promise((ok, fail) => {
@@ -125,9 +113,9 @@ try {
   await probe(worker.baseUrl, token);
 
   for (const c of CONNECTIONS) {
-    const base = await wrk(`${bare.baseUrl}${AUTH}`, c);
-    const prov = await wrk(`${oauth.baseUrl}${AUTH}`, c, [`Authorization: Bearer ${oauthAccess}`]);
-    const ours = await wrk(`${worker.baseUrl}${AUTH}`, c, [`Authorization: Bearer ${token}`]);
+    const base = await wrk(`${bare.baseUrl}${AUTH}`, c, SECONDS);
+    const prov = await wrk(`${oauth.baseUrl}${AUTH}`, c, SECONDS, [`Authorization: Bearer ${oauthAccess}`]);
+    const ours = await wrk(`${worker.baseUrl}${AUTH}`, c, SECONDS, [`Authorization: Bearer ${token}`]);
     const mine = { ours_rps: ours.rps, ours_p50_ms: ours.p50_ms, ours_p99_ms: ours.p99_ms, ours_non2xx: ours.errors };
     console.log(JSON.stringify({
       bench: 'http-worker', connections: c, seconds: SECONDS, ...mine,
