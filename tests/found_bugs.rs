@@ -9,7 +9,7 @@ use std::cell::Cell;
 use std::rc::Rc;
 
 use async_trait::async_trait;
-use chaos::{Chaos, Mode};
+use chaos::Mode;
 use common::{config, key_ring, run, Harness, NOW};
 use portcullis::jwt::{Algorithm, JwtKeys, SigningKey};
 use portcullis::{
@@ -17,7 +17,7 @@ use portcullis::{
     TokenPair, TokenService, UserInfo, WhenFull,
 };
 use portcullis_native::testing::{yield_now, MockClock};
-use portcullis_native::{MemoryKv, OsRandom, SqliteSql};
+use portcullis_native::{MemoryKv, SqliteSql};
 
 /// Found by tests/faults.rs (seed 3237998085 before garbage was kept out of fixing audits):
 /// one KV read that returns a corrupted value during `audit(true)` makes the audit classify a
@@ -34,17 +34,16 @@ fn a_garbled_read_during_a_fixing_audit_does_not_destroy_a_valid_token() {
 
 /// A token service on storage that follows `plan`.
 async fn chaotic_service(plan: &chaos::SharedPlan) -> TokenService {
+    TokenService::new(chaotic_env(plan).await, key_ring(), config()).unwrap()
+}
+
+/// A fresh in-memory KV and migrated SQLite at `NOW`, both failing as `plan` says.
+async fn chaotic_env(plan: &chaos::SharedPlan) -> Env {
     let clock = MockClock::at(NOW);
     let kv = MemoryKv::with_clock(clock.now_fn());
     let sql = SqliteSql::in_memory().unwrap();
     migrate(&sql, NOW).await.unwrap();
-    let env = Env {
-        kv: Rc::new(Chaos { inner: kv, plan: plan.clone() }),
-        sql: Rc::new(Chaos { inner: sql, plan: plan.clone() }),
-        clock: Rc::new(clock),
-        rng: Rc::new(OsRandom),
-    };
-    TokenService::new(env, key_ring(), config()).unwrap()
+    chaos::env(kv, sql, Rc::new(clock), plan)
 }
 
 /// Found by tests/faults.rs (seed 3237998121, 100 steps): `modify_token` lowers a user token's
@@ -80,18 +79,8 @@ fn a_garbled_read_during_modify_does_not_acknowledge_an_unapplied_change() {
 
 fn garbled_read_at(call: u64) {
     run(async {
-        let clock = MockClock::at(NOW);
-        let kv = MemoryKv::with_clock(clock.now_fn());
-        let sql = SqliteSql::in_memory().unwrap();
-        migrate(&sql, NOW).await.unwrap();
         let plan = chaos::plan();
-        let env = Env {
-            kv: Rc::new(Chaos { inner: kv, plan: plan.clone() }),
-            sql: Rc::new(Chaos { inner: sql, plan: plan.clone() }),
-            clock: Rc::new(clock.clone()),
-            rng: Rc::new(OsRandom),
-        };
-        let service = TokenService::new(env, key_ring(), config()).unwrap();
+        let service = chaotic_service(&plan).await;
         let scopes = vec!["read:all".to_owned()];
         let token = service.create_session_token("alice", UserInfo::default(), &scopes, None).await.unwrap();
         let text = service.encode(&token);
@@ -298,22 +287,7 @@ fn a_late_marker_does_not_bring_back_a_superseded_access_token() {
 
 /// A JWT session manager (per-user limit 1, the oldest evicted) on storage that follows `plan`.
 async fn chaotic_sessions(plan: &chaos::SharedPlan) -> JwtSessionManager {
-    let clock = MockClock::at(NOW);
-    let kv = MemoryKv::with_clock(clock.now_fn());
-    let sql = SqliteSql::in_memory().unwrap();
-    migrate(&sql, NOW).await.unwrap();
-    let env = Env {
-        kv: Rc::new(Chaos {
-            inner: kv,
-            plan: plan.clone(),
-        }),
-        sql: Rc::new(Chaos {
-            inner: sql,
-            plan: plan.clone(),
-        }),
-        clock: Rc::new(clock),
-        rng: Rc::new(OsRandom),
-    };
+    let env = chaotic_env(plan).await;
     let keys = JwtKeys::new(SigningKey::from_bytes(Algorithm::Hs512, &[42; 64]).unwrap());
     let limits = SessionLimits {
         per_user: Some(1),

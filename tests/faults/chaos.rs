@@ -7,7 +7,7 @@ use std::cell::RefCell;
 use std::rc::Rc;
 
 use async_trait::async_trait;
-use portcullis::{Dialect, KeyPage, Kv, QueryResult, Sql, Statement, StoreError, Value};
+use portcullis::{Clock, Dialect, Env, KeyPage, Kv, QueryResult, Sql, Statement, StoreError, Value};
 
 pub const OPERATIONS: [&str; 7] = ["kv.get", "kv.set", "kv.delete", "kv.exists", "kv.list_keys", "sql.execute", "sql.batch"];
 
@@ -65,6 +65,16 @@ pub type SharedPlan = Rc<RefCell<Plan>>;
 
 pub fn plan() -> SharedPlan {
     Rc::new(RefCell::new(Plan { mode: Mode::Off, calls: 0, injected: 0 }))
+}
+
+/// An environment on `kv` and `sql`, both failing as `plan` says (OS randomness).
+pub fn env<K: Kv + 'static, S: Sql + 'static>(kv: K, sql: S, clock: Rc<dyn Clock>, plan: &SharedPlan) -> Env {
+    Env {
+        kv: Rc::new(Chaos { inner: kv, plan: plan.clone() }),
+        sql: Rc::new(Chaos { inner: sql, plan: plan.clone() }),
+        clock,
+        rng: Rc::new(portcullis_native::OsRandom),
+    }
 }
 
 pub struct Chaos<T> {

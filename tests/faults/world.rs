@@ -6,11 +6,10 @@
 use std::rc::Rc;
 use std::time::Instant;
 
-use crate::chaos::{self, Chaos, Mode, SharedPlan, OPERATIONS};
+use crate::chaos::{self, Mode, SharedPlan, OPERATIONS};
 use crate::common::{config, key_ring, NOW};
-use portcullis::{Clock, Env, Kv, LocalBoxFuture, Sql, TokenChanges, TokenData, TokenKey, TokenService, TokenType, UserInfo};
+use portcullis::{Clock, Kv, LocalBoxFuture, Sql, TokenChanges, TokenData, TokenKey, TokenService, TokenType, UserInfo};
 use portcullis_native::testing::MockClock;
-use portcullis_native::OsRandom;
 
 /// SplitMix64: small, fast, and the same everywhere.
 pub struct Rng(u64);
@@ -149,12 +148,7 @@ impl World {
     /// A world on `kv` and `sql` (migrated, empty), each wrapped in [`Chaos`].
     pub fn on<K: Kv + 'static, S: Sql + 'static>(seed: u64, kv: K, sql: S, clock: WorldClock) -> World {
         let plan = chaos::plan();
-        let env = Env {
-            kv: Rc::new(Chaos { inner: kv, plan: plan.clone() }),
-            sql: Rc::new(Chaos { inner: sql, plan: plan.clone() }),
-            clock: Rc::new(clock.clone()),
-            rng: Rc::new(OsRandom),
-        };
+        let env = chaos::env(kv, sql, Rc::new(clock.clone()), &plan);
         let service = TokenService::new(env, key_ring(), config()).unwrap();
         World { service, clock, plan, tokens: Vec::new(), admin: None, names: 0, log: Vec::new(), seed }
     }
