@@ -302,6 +302,37 @@ fn strict_validation_sees_a_row_deleted_elsewhere() {
 }
 
 #[test]
+fn a_service_that_checked_a_token_before_sees_it_revoked_or_rewritten_elsewhere_at_once() {
+    run(async {
+        let h = Harness::new().await;
+        let other = h.sibling().await;
+        let admin = other.admin().await;
+        let made = h.service.create_user_token(&admin, "alice", "cli", &scopes(&["read:all"]), None, None).await.unwrap();
+        let token = h.service.encode(&made);
+        let (second, second_data) = h.login("alice", &["read:all"]).await;
+        // Checked again and again: the later checks reuse the opened record.
+        for _ in 0..3 {
+            assert_eq!(h.service.validate(&token).await.unwrap().scopes, scopes(&["read:all"]));
+        }
+        // Scopes changed by another process: the next check reads the new record.
+        let changes = TokenChanges { scopes: Some(scopes(&["read:image"])), ..TokenChanges::default() };
+        other.service.modify_token(&admin, "alice", made.key(), changes, None).await.unwrap();
+        assert_eq!(h.service.validate(&token).await.unwrap().scopes, scopes(&["read:image"]));
+        // Another token's record copied under this key does not open: records are bound to their key.
+        let copied = h.kv.get(&format!("token:{}", second_data.key)).await.unwrap().unwrap();
+        let own = h.kv.get(&format!("token:{}", made.key())).await.unwrap().unwrap();
+        h.kv.put_raw(&format!("token:{}", made.key()), &copied);
+        assert!(matches!(h.service.validate(&token).await, Err(Error::Request(RequestError::InvalidToken))));
+        assert!(h.service.validate(&second).await.is_ok());
+        h.kv.put_raw(&format!("token:{}", made.key()), &own);
+        assert!(h.service.validate(&token).await.is_ok());
+        // Revoked by another process: refused at once.
+        other.service.delete_token(&admin, "alice", made.key(), None).await.unwrap();
+        assert!(matches!(h.service.validate(&token).await, Err(Error::Request(RequestError::InvalidToken))));
+    })
+}
+
+#[test]
 fn last_used_is_written_at_most_once_a_minute() {
     run(async {
         let h = Harness::new().await;

@@ -17,6 +17,8 @@ const MAX_KEY_ID_LEN: usize = 32;
 pub struct EncryptionKey {
     id: String,
     key: Zeroizing<[u8; 32]>,
+    /// The expanded key schedule, built once (both zeroize on drop).
+    cipher: Aes256Gcm,
 }
 
 impl EncryptionKey {
@@ -28,7 +30,9 @@ impl EncryptionKey {
         if !valid_id {
             return Err(ConfigError::InvalidKey("key id must be 1-32 characters of [A-Za-z0-9_-]"));
         }
-        Ok(EncryptionKey { id: id.to_owned(), key: Zeroizing::new(key) })
+        let key = Zeroizing::new(key);
+        let cipher = Aes256Gcm::new((&*key).into());
+        Ok(EncryptionKey { id: id.to_owned(), key, cipher })
     }
 
     /// Parses `<id>:<base64 of 32 bytes>` (standard or URL-safe alphabet, padding optional).
@@ -93,8 +97,8 @@ impl KeyRing {
     pub fn seal(&self, context: &[u8], plaintext: &[u8], rng: &dyn Random) -> Vec<u8> {
         let key = &self.keys[0];
         let nonce: [u8; NONCE_LEN] = random_array(rng);
-        let cipher = Aes256Gcm::new((&*key.key).into());
-        let sealed = cipher
+        let sealed = key
+            .cipher
             .encrypt(Nonce::from_slice(&nonce), Payload { msg: plaintext, aad: context })
             .expect("AES-GCM encryption of an in-memory buffer cannot fail");
         let mut out = Vec::with_capacity(MAGIC.len() + 1 + key.id.len() + NONCE_LEN + sealed.len());
@@ -112,8 +116,7 @@ impl KeyRing {
         let (key_id, rest) = Self::split(sealed)?;
         let key = self.key(key_id)?;
         let (nonce, ciphertext) = rest.split_at_checked(NONCE_LEN)?;
-        let cipher = Aes256Gcm::new((&*key.key).into());
-        cipher
+        key.cipher
             .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: context })
             .ok()
             .map(Zeroizing::new)

@@ -10,7 +10,7 @@ use crate::codec::b64url;
 use crate::crypto::{hash_secret, KeyRing, SecretHash};
 use crate::env::{random_array, Env, UnixTime};
 use crate::error::{RequestError, Result, SessionError};
-use crate::store::record::Records;
+use crate::store::record::{OpenedRecords, Records};
 
 /// Claims the session sets itself; callers cannot pass or update these.
 const RESERVED: [&str; 5] = ["auth", "exp", "iss", "jti", "sub"];
@@ -30,16 +30,17 @@ pub struct ApicrudSessions {
     keys: KeyRing,
     ttl: i64,
     issuer: String,
+    opened: OpenedRecords,
 }
 
 impl ApicrudSessions {
     /// Sessions lasting `ttl` seconds unless `create` says otherwise, issued by `issuer`.
     pub fn new(env: Env, keys: KeyRing, ttl: i64, issuer: &str) -> Self {
-        ApicrudSessions { env, keys, ttl, issuer: issuer.to_owned() }
+        ApicrudSessions { env, keys, ttl, issuer: issuer.to_owned(), opened: OpenedRecords::default() }
     }
 
     fn records(&self) -> Records<'_> {
-        Records { kv: &*self.env.kv, keys: &self.keys, rng: &*self.env.rng }
+        Records { kv: &*self.env.kv, keys: &self.keys, rng: &*self.env.rng, opened: &self.opened }
     }
 
     /// Creates a session for `uid` with `roles` and extra `claims`; returns every claim,

@@ -17,7 +17,7 @@ use crate::jwt::{
     new_jti, Algorithm, CryptoProvider, JwtClaims, JwtError, JwtKeys, RustCrypto, TokenType, ValidationOptions, Validator,
     VerifiedCache,
 };
-use crate::store::record::Records;
+use crate::store::record::{OpenedRecords, Records};
 use crate::store::{keys, Statement, Value};
 
 /// What an API token's `datasets` claim may grant on a dataset pattern.
@@ -118,6 +118,7 @@ pub struct JwtSessionManager {
     crypto: Rc<dyn CryptoProvider>,
     /// Tokens that passed before: the same access token again skips the parse and the signature.
     verified: VerifiedCache,
+    opened: OpenedRecords,
 }
 
 fn db_error(e: crate::StoreError) -> Error {
@@ -127,13 +128,29 @@ fn db_error(e: crate::StoreError) -> Error {
 impl JwtSessionManager {
     /// A manager signing with `keys`.
     pub fn new(env: Env, ring: KeyRing, keys: JwtKeys, settings: JwtSettings) -> Self {
-        JwtSessionManager { env, ring, keys: KeySource::Fixed(Rc::new(keys)), settings, crypto: Rc::new(RustCrypto), verified: VerifiedCache::default() }
+        JwtSessionManager {
+            env,
+            ring,
+            keys: KeySource::Fixed(Rc::new(keys)),
+            settings,
+            crypto: Rc::new(RustCrypto),
+            verified: VerifiedCache::default(),
+            opened: OpenedRecords::default(),
+        }
     }
 
     /// A manager whose keys live in SQL, sealed with `ring`: an Ed25519 key is generated on
     /// first use and kept across restarts and instances.
     pub fn with_stored_keys(env: Env, ring: KeyRing, settings: JwtSettings) -> Self {
-        JwtSessionManager { env, ring, keys: KeySource::stored(), settings, crypto: Rc::new(RustCrypto), verified: VerifiedCache::default() }
+        JwtSessionManager {
+            env,
+            ring,
+            keys: KeySource::stored(),
+            settings,
+            crypto: Rc::new(RustCrypto),
+            verified: VerifiedCache::default(),
+            opened: OpenedRecords::default(),
+        }
     }
 
     /// Checks token signatures with `crypto` instead of pure Rust (every other rule is the
@@ -169,7 +186,7 @@ impl JwtSessionManager {
     }
 
     fn records(&self) -> Records<'_> {
-        Records { kv: &*self.env.kv, keys: &self.ring, rng: &*self.env.rng }
+        Records { kv: &*self.env.kv, keys: &self.ring, rng: &*self.env.rng, opened: &self.opened }
     }
 
     fn table(&self) -> SessionTable<'_> {

@@ -14,7 +14,7 @@ use crate::config::{TokenConfig, ADMIN_SCOPES, MAX_EXPIRES, MINIMUM_LIFETIME, SC
 use crate::crypto::KeyRing;
 use crate::env::{Env, UnixTime};
 use crate::error::{ConfigError, Error, RequestError, Result};
-use crate::store::record::{Read, Records};
+use crate::store::record::{OpenedRecords, Read, Records};
 use crate::store::{Statement, StoreError};
 
 /// Tokens deleted per SQL batch (each with its history entry).
@@ -57,6 +57,7 @@ pub struct TokenService {
     pub(super) config: TokenConfig,
     pub(super) children: ChildCache,
     last_used: RefCell<HashMap<TokenKey, UnixTime>>,
+    opened: OpenedRecords,
 }
 
 impl TokenService {
@@ -67,6 +68,7 @@ impl TokenService {
             config: config.validated()?,
             children: ChildCache::default(),
             last_used: RefCell::default(),
+            opened: OpenedRecords::default(),
         })
     }
 
@@ -84,7 +86,7 @@ impl TokenService {
     }
 
     pub(super) fn kv_store(&self) -> TokenKvStore<'_> {
-        TokenKvStore { records: Records { kv: &*self.env.kv, keys: &self.keys, rng: &*self.env.rng } }
+        TokenKvStore { records: Records { kv: &*self.env.kv, keys: &self.keys, rng: &*self.env.rng, opened: &self.opened } }
     }
 
     pub(super) fn db(&self) -> TokenDbStore<'_> {
