@@ -2,43 +2,15 @@
 // answering 200, load from wrk in a separate process. Loopback only; every server is stopped at
 // the end. Each run is bounded: wrk -d SECONDS at 1, 16 and 64 connections.
 // Usage: node bench/http.mjs <target-dir> [seconds]   (prints one JSON line per case)
-import { spawn } from 'node:child_process';
-import { closeSync, mkdtempSync, openSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
+import { start, startServe, stop } from './servers.mjs';
 import { wrk } from './wrk.mjs';
 
 const target = resolve(process.argv[2] ?? 'target/bench');
 const SECONDS = Number(process.argv[3] ?? process.env.PORTCULLIS_BENCH_HTTP_SECONDS ?? 10);
 const CONNECTIONS = (process.env.PORTCULLIS_BENCH_CONNECTIONS ?? '1,16,64').split(',').map(Number);
-const children = [];
-process.on('exit', () => children.forEach((c) => c.kill('SIGTERM')));
-
-// The server's output goes to a file (not a pipe this process must drain: it logs every request).
-function start(cmd, args, env = {}, log) {
-  const fd = openSync(log, 'w');
-  const child = spawn(cmd, args, { env: { ...cleanEnv(), ...env }, stdio: ['ignore', fd, fd] });
-  closeSync(fd);
-  children.push(child);
-  return new Promise((ok, fail) => {
-    const started = Date.now();
-    const poll = setInterval(() => {
-      const m = /listening on (http:\/\/[0-9.:]+)/.exec(readFileSync(log, 'utf8').slice(0, 100_000));
-      if (m) { clearInterval(poll); ok({ child, url: m[1] }); }
-      else if (Date.now() - started > 120_000) { clearInterval(poll); fail(new Error(`${cmd} did not start in 120 s`)); }
-    }, 100);
-    child.on('exit', (code) => { clearInterval(poll); fail(new Error(`${cmd} exited ${code}: ${readFileSync(log, 'utf8').slice(-2000)}`)); });
-  });
-}
-
-function cleanEnv() {
-  return Object.fromEntries(Object.entries(process.env).filter(([k]) => !k.startsWith('PORTCULLIS_')));
-}
-
-function stop(child) {
-  child.removeAllListeners('exit');
-  child.kill('SIGTERM');
-}
 
 async function main() {
   const data = mkdtempSync(join(tmpdir(), 'portcullis-bench-'));
@@ -48,10 +20,7 @@ async function main() {
     for (const c of CONNECTIONS) baseline[c] = await wrk(`${bare.url}/auth?scope=read:all`, c, SECONDS);
     stop(bare.child);
 
-    const component = join(target, 'wasm32-wasip2/release/portcullis_component.wasm');
-    const serve = await start(join(target, 'release/portcullis'),
-      ['serve', '--listen', '127.0.0.1:0', '--data', join(data, 'data'), '--component', component],
-      { PORTCULLIS_HOST_CACHE_DIR: join(data, 'cache'), PORTCULLIS_KNOWN_SCOPES: 'read:all' }, join(data, 'serve.log'));
+    const serve = await startServe(target, join(data, 'data'), join(data, 'cache'), join(data, 'serve.log'));
     const bootstrap = readFileSync(join(data, 'data/bootstrap-token'), 'utf8').trim();
     const made = await fetch(`${serve.url}/auth/api/v1/tokens`, {
       method: 'POST',

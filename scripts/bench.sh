@@ -61,9 +61,16 @@ cargo bench --locked -p portcullis-bench --bench jwt 2>/dev/null | grep '^{' | t
 echo "== /auth: portcullis serve (embedded default) vs bare hyper, wrk"
 node bench/http.mjs "$t" | tee -a "$results"
 
-echo "== scale: SQLite through the core API"
-# 1,000,000 stored tokens, filling bounded to PORTCULLIS_BENCH_FILL_SECONDS (default here 300).
-PORTCULLIS_BENCH_FILL_SECONDS=${PORTCULLIS_BENCH_FILL_SECONDS:-300} "$t/release/scale" 1000000 | tee -a "$results"
+echo "== scale: 1,000 vs 1,000,000 stored tokens, /auth on portcullis serve and the core API"
+# Data directories of `portcullis serve`; filling is bounded by PORTCULLIS_BENCH_FILL_SECONDS
+# (default here 600), and the count reached is reported.
+rm -rf "$t/scale" && mkdir -p "$t/scale"
+for n in 1000 1000000; do
+  PORTCULLIS_BENCH_FILL_SECONDS=${PORTCULLIS_BENCH_FILL_SECONDS:-600} "$t/release/scale" fill "$t/scale/tokens-$n" "$n" | tee -a "$results"
+done
+node bench/scale-http.mjs "$t" "$t/scale/tokens-1000" "$t/scale/tokens-1000000" | tee -a "$results"
+rm -rf "$t/scale"
+"$t/release/scale" ops | tee -a "$results"
 
 echo "== /auth: the Worker on local workerd vs a bare Worker and a workers-oauth-provider Worker, wrk"
 # The provider Worker's dependency (pinned in bench/oauth-worker/package-lock.json), apart from the project's.
