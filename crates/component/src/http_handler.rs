@@ -1,5 +1,6 @@
 //! `wasi:http/incoming-handler`: a `wasi:http` request becomes an [`http::Request`] for the
-//! core's [`portcullis::api::Api`], and its response is written back.
+//! core's [`portcullis::api::Api`], and its response is written back. `bodyless-http` answers a
+//! request without a body the same way, in one call and without resources.
 //!
 //! The body is read only up to the configured limit: a larger `Content-Length` is refused
 //! before reading anything, and a body that grows past the limit is refused as soon as it does.
@@ -8,6 +9,7 @@ use http::{HeaderName, HeaderValue, Request, Response};
 use portcullis::api::{ApiError, ErrorLog};
 use portcullis::Error;
 
+use crate::bindings::exports::portcullis::auth::bodyless_http;
 use crate::bindings::exports::wasi::http::incoming_handler;
 use crate::bindings::wasi::http::types::{
     Fields, IncomingBody, IncomingRequest, Method, OutgoingBody, OutgoingResponse, ResponseOutparam,
@@ -28,23 +30,42 @@ const CHUNK: u64 = 4096;
 
 impl incoming_handler::Guest for Component {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
-        let response = respond(request);
-        if let Some(ErrorLog(line)) = response.extensions().get::<ErrorLog>() {
-            // The host's log for this request; never holds a token or a secret.
-            eprintln!("{line}");
-        }
+        let response = respond(|limit| read_request(request, limit));
+        log_error(&response);
         write_response(response_out, response);
     }
 }
 
-fn respond(request: IncomingRequest) -> Response<Vec<u8>> {
+impl bodyless_http::Guest for Component {
+    fn handle(request: bodyless_http::Request) -> bodyless_http::Response {
+        let response = respond(|_| bodyless_request(request));
+        log_error(&response);
+        let (parts, body) = response.into_parts();
+        let mut headers: Vec<(String, Vec<u8>)> =
+            parts.headers.iter().map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec())).collect();
+        if !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
+            headers.push((http::header::CONTENT_LENGTH.as_str().to_owned(), body.len().to_string().into_bytes()));
+        }
+        bodyless_http::Response { status: parts.status.as_u16(), headers, body }
+    }
+}
+
+/// The host's log for this request; never holds a token or a secret.
+fn log_error(response: &Response<Vec<u8>>) {
+    if let Some(ErrorLog(line)) = response.extensions().get::<ErrorLog>() {
+        eprintln!("{line}");
+    }
+}
+
+/// The API's answer to the request `read` makes (given the body limit), or the error reading
+/// it gave.
+fn respond(read: impl FnOnce(usize) -> Result<Request<Vec<u8>>, ApiError>) -> Response<Vec<u8>> {
     let instance = match instance() {
         Ok(instance) => instance,
         Err(e) => return error_response(&ApiError::Core(e), "portcullis"),
     };
     let realm = &instance.settings.realm;
-    let limit = instance.settings.max_body_bytes;
-    let request = match read_request(request, limit) {
+    let request = match read(instance.settings.max_body_bytes) {
         Ok(request) => request,
         Err(e) => return error_response(&e, realm),
     };
@@ -72,6 +93,31 @@ fn invalid(msg: &str) -> ApiError {
     ApiError::Core(Error::Request(portcullis::RequestError::Invalid(msg.to_owned())))
 }
 
+/// A request of `bodyless-http`: one that declares a body is refused (the host sends those
+/// through `wasi:http`).
+fn bodyless_request(request: bodyless_http::Request) -> Result<Request<Vec<u8>>, ApiError> {
+    let method = http::Method::from_bytes(request.method.as_bytes()).map_err(|_| invalid("malformed method"))?;
+    let builder = request_head(method, request.path_with_query, request.headers)?;
+    let has_body = builder.headers_ref().is_some_and(|headers| {
+        headers.contains_key(http::header::TRANSFER_ENCODING)
+            || headers.get(http::header::CONTENT_LENGTH).is_some_and(|length| length != "0")
+    });
+    if has_body {
+        return Err(invalid("a request with a body must come through wasi:http"));
+    }
+    builder.body(Vec::new()).map_err(|_| invalid("malformed request"))
+}
+
+fn request_head(method: http::Method, uri: String, headers: Vec<(String, Vec<u8>)>) -> Result<http::request::Builder, ApiError> {
+    let mut builder = Request::builder().method(method).uri(uri);
+    for (name, value) in headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("malformed header name"))?;
+        let value = HeaderValue::from_bytes(&value).map_err(|_| invalid("malformed header value"))?;
+        builder = builder.header(name, value);
+    }
+    Ok(builder)
+}
+
 fn read_request(incoming: IncomingRequest, limit: usize) -> Result<Request<Vec<u8>>, ApiError> {
     let method = match incoming.method() {
         Method::Get => http::Method::GET,
@@ -86,12 +132,7 @@ fn read_request(incoming: IncomingRequest, limit: usize) -> Result<Request<Vec<u
         Method::Other(other) => http::Method::from_bytes(other.as_bytes()).map_err(|_| invalid("malformed method"))?,
     };
     let uri = incoming.path_with_query().unwrap_or_else(|| "/".to_owned());
-    let mut builder = Request::builder().method(method).uri(uri);
-    for (name, value) in incoming.headers().entries() {
-        let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("malformed header name"))?;
-        let value = HeaderValue::from_bytes(&value).map_err(|_| invalid("malformed header value"))?;
-        builder = builder.header(name, value);
-    }
+    let builder = request_head(method, uri, incoming.headers().entries())?;
     let declared = builder
         .headers_ref()
         .and_then(|h| h.get(http::header::CONTENT_LENGTH))

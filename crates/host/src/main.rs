@@ -1,6 +1,8 @@
 //! `portcullis`: the Portcullis component on wasmtime, serving the HTTP API of SPEC section 8
 //! on SQLite and an embedded KV, plus the operator's admin commands. See README.md.
 
+mod access_log;
+mod bodyless;
 mod cli;
 mod data_dir;
 mod guest_log;

@@ -2,6 +2,9 @@
 //! requests run on warm instances, each serving one request at a time and reused across requests
 //! (the guest builds its API once per instance); an instance that traps is dropped. Admin calls
 //! get a fresh instance each.
+//!
+//! An instance is reached through `wasi:http/incoming-handler` and, when the component exports
+//! it, `portcullis:auth/bodyless-http` (see [`crate::bodyless`]).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -17,6 +20,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use portcullis_host::{AuditIssue, DenyOutgoingHttp, Failure, Managed, ManagedPre};
 use portcullis_host::Storage;
 
+use crate::bodyless::Bodyless;
 use crate::guest_log::{GuestLog, RequestLog};
 
 /// Memory one instance may grow to.
@@ -64,6 +68,7 @@ pub struct Runtime {
 }
 
 struct Inner {
+    pre: InstancePre<Ctx>,
     proxy: ProxyPre<Ctx>,
     managed: ManagedPre<Ctx>,
     storage: Storage,
@@ -75,6 +80,8 @@ struct Inner {
 pub struct HttpInstance {
     pub store: Store<Ctx>,
     pub proxy: Proxy,
+    /// `None` for a component without the export.
+    pub bodyless: Option<Bodyless>,
     served: u32,
 }
 
@@ -118,9 +125,9 @@ impl Runtime {
         let pre: InstancePre<Ctx> =
             linker.instantiate_pre(&component).map_err(anyhow::Error::from).context("the component does not fit this host")?;
         let proxy = ProxyPre::new(pre.clone()).map_err(anyhow::Error::from).context("the component exports no wasi:http/incoming-handler")?;
-        let managed = ManagedPre::new(pre).map_err(anyhow::Error::from).context("the component exports no portcullis:auth/admin")?;
+        let managed = ManagedPre::new(pre.clone()).map_err(anyhow::Error::from).context("the component exports no portcullis:auth/admin")?;
         start_epoch_ticker(engine.clone());
-        Ok(Runtime { inner: Arc::new(Inner { proxy, managed, storage, guest_env, idle: Mutex::default() }) })
+        Ok(Runtime { inner: Arc::new(Inner { pre, proxy, managed, storage, guest_env, idle: Mutex::default() }) })
     }
 
     /// A fresh store; the guest's stderr goes to its [`GuestLog`].
@@ -151,8 +158,10 @@ impl Runtime {
             Some(instance) => instance,
             None => {
                 let mut store = self.store();
-                let proxy = self.inner.proxy.instantiate_async(&mut store).await?;
-                HttpInstance { store, proxy, served: 0 }
+                let instance = self.inner.pre.instantiate_async(&mut store).await?;
+                let proxy = Proxy::new(&mut store, &instance)?;
+                let bodyless = Bodyless::new(&mut store, &instance).ok();
+                HttpInstance { store, proxy, bodyless, served: 0 }
             }
         };
         let log = instance.start_log();

@@ -1,5 +1,6 @@
 //! `portcullis serve`: HTTP/1.1 with hyper, each request on a warm instance of the component
-//! (see [`Runtime::http_instance`]), a log line per request, and the scheduled expiry.
+//! (see [`Runtime::http_instance`]), a log line per request ([`AccessLog`]), and the scheduled
+//! expiry.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -18,6 +19,7 @@ use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
+use crate::access_log::AccessLog;
 use crate::runtime::{HttpInstance, Runtime};
 use crate::settings::CLIENT_IP_HEADER;
 
@@ -33,8 +35,9 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> Result<()> {
     let listener = TcpListener::bind(options.listen).await?;
     // Tests and scripts wait for this line.
     println!("portcullis: listening on http://{}", listener.local_addr()?);
+    let log = AccessLog::start();
     if let Some(every) = options.expire_every {
-        tokio::spawn(expire_periodically(runtime.clone(), every));
+        tokio::spawn(expire_periodically(runtime.clone(), every, log.clone()));
     }
     let runtime = Arc::new(runtime);
     let www = Arc::new(options.www);
@@ -54,11 +57,13 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> Result<()> {
         };
         let runtime = runtime.clone();
         let www = www.clone();
+        let log = log.clone();
         tokio::spawn(async move {
             let service = hyper::service::service_fn(move |req| {
                 let runtime = runtime.clone();
                 let www = www.clone();
-                async move { Ok::<_, Infallible>(handle(&runtime, www.as_deref(), req, peer).await) }
+                let log = log.clone();
+                async move { Ok::<_, Infallible>(handle(&runtime, www.as_deref(), &log, req, peer).await) }
             });
             let connection = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
             if let Err(e) = connection.await {
@@ -68,6 +73,7 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> Result<()> {
             }
         });
     }
+    log.sync();
     println!("portcullis: stopped");
     Ok(())
 }
@@ -81,14 +87,20 @@ async fn shutdown_signal() {
 }
 
 /// Runs the guest on one request. A trap becomes a 500 for this request only.
-async fn handle(runtime: &Runtime, www: Option<&std::path::Path>, mut req: Request<Incoming>, peer: SocketAddr) -> Response<HyperOutgoingBody> {
+async fn handle(
+    runtime: &Runtime,
+    www: Option<&std::path::Path>,
+    log: &AccessLog,
+    mut req: Request<Incoming>,
+    peer: SocketAddr,
+) -> Response<HyperOutgoingBody> {
     let started = Instant::now();
     let method = req.method().clone();
     // The path only: never the query (it is no place for a token, but a client may put one there).
     let path = req.uri().path().to_owned();
     if let Some(root) = www.filter(|_| !crate::static_files::is_api(&path)) {
         if let Some(response) = crate::static_files::serve(root, &method, &path).await {
-            println!("{method} {path} {} {:.1}ms", response.status().as_u16(), started.elapsed().as_secs_f64() * 1000.0);
+            log.line(format!("{method} {path} {} {:.1}ms", response.status().as_u16(), started.elapsed().as_secs_f64() * 1000.0));
             return response;
         }
     }
@@ -104,23 +116,52 @@ async fn handle(runtime: &Runtime, www: Option<&std::path::Path>, mut req: Reque
     let note = [guest_note, note].into_iter().filter(|n| !n.is_empty()).collect::<Vec<_>>().join("; ");
     let elapsed = started.elapsed().as_secs_f64() * 1000.0;
     let separator = if note.is_empty() { "" } else { " " };
-    println!("{method} {path} {} {elapsed:.1}ms{separator}{note}", response.status().as_u16());
+    log.line(format!("{method} {path} {} {elapsed:.1}ms{separator}{note}", response.status().as_u16()));
     response
 }
 
 /// The guest's response and what it logged; an error and the log when it gave none.
 async fn run_guest(runtime: &Runtime, req: Request<Incoming>) -> Result<(Response<HyperOutgoingBody>, Vec<u8>), (anyhow::Error, Vec<u8>)> {
-    let (mut instance, log) = runtime.http_instance().await.map_err(|e| (e.into(), Vec::new()))?;
+    let (instance, log) = runtime.http_instance().await.map_err(|e| (e.into(), Vec::new()))?;
+    let outcome = if instance.bodyless.is_some() && crate::bodyless::fits(&req) {
+        run_bodyless(runtime, instance, &req).await
+    } else {
+        run_streamed(runtime, instance, req).await
+    };
+    let log = log.take();
+    match outcome {
+        Ok(response) => Ok((response, log)),
+        Err(e) => Err((e, log)),
+    }
+}
+
+/// A request without a body, in one call of `bodyless-http`.
+async fn run_bodyless(runtime: &Runtime, mut instance: HttpInstance, req: &Request<Incoming>) -> Result<Response<HyperOutgoingBody>> {
+    let request = crate::bodyless::request(req);
+    let HttpInstance { store, bodyless, .. } = &mut instance;
+    let Some(bodyless) = bodyless else {
+        return Err(anyhow::anyhow!("the component exports no bodyless-http"));
+    };
+    match bodyless.portcullis_auth_bodyless_http().call_handle(&mut *store, &request).await {
+        Ok(response) => {
+            runtime.recycle(instance);
+            crate::bodyless::response(response).ok_or_else(|| anyhow::anyhow!("the component answered with an invalid response"))
+        }
+        Err(e) => {
+            eprintln!("portcullis: the component trapped: {}", one_line(&format!("{e:#}")));
+            Err(e.into())
+        }
+    }
+}
+
+/// Any request, through `wasi:http`: the guest keeps running in its own task while hyper sends
+/// the body it writes.
+async fn run_streamed(runtime: &Runtime, mut instance: HttpInstance, req: Request<Incoming>) -> Result<Response<HyperOutgoingBody>> {
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let store = &mut instance.store;
-    let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req);
-    let outparam = store.data_mut().http().new_response_outparam(sender);
-    let (incoming, outparam) = match (incoming, outparam) {
-        (Ok(incoming), Ok(outparam)) => (incoming, outparam),
-        (Err(e), _) | (_, Err(e)) => return Err((e.into(), log.take())),
-    };
-    // The guest keeps running in its own task while hyper sends the body it writes; the
-    // instance goes back to the pool when its call returns normally.
+    let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;
+    let outparam = store.data_mut().http().new_response_outparam(sender)?;
+    // The instance goes back to the pool when its call returns normally.
     let pool = runtime.clone();
     let task = tokio::spawn(async move {
         let HttpInstance { store, proxy, .. } = &mut instance;
@@ -131,7 +172,7 @@ async fn run_guest(runtime: &Runtime, req: Request<Incoming>) -> Result<(Respons
         }
         result
     });
-    let outcome = match receiver.await {
+    match receiver.await {
         Ok(Ok(response)) => Ok(response),
         Ok(Err(code)) => Err(anyhow::anyhow!("the component answered with error {code:?}")),
         Err(_) => match task.await {
@@ -139,11 +180,6 @@ async fn run_guest(runtime: &Runtime, req: Request<Incoming>) -> Result<(Respons
             Ok(Err(e)) => Err(e.into()),
             Err(e) => Err(e.into()),
         },
-    };
-    let log = log.take();
-    match outcome {
-        Ok(response) => Ok((response, log)),
-        Err(e) => Err((e, log)),
     }
 }
 
@@ -160,14 +196,14 @@ fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
 }
 
-async fn expire_periodically(runtime: Runtime, every: Duration) {
+async fn expire_periodically(runtime: Runtime, every: Duration, log: AccessLog) {
     let mut interval = tokio::time::interval(every);
     interval.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         interval.tick().await;
         match runtime.expire().await {
             Ok(0) => {}
-            Ok(n) => println!("portcullis: expired {n} tokens"),
+            Ok(n) => log.line(format!("portcullis: expired {n} tokens")),
             Err(e) => eprintln!("portcullis: scheduled expiry failed: {e}"),
         }
     }

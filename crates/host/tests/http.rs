@@ -143,6 +143,45 @@ fn oversize_bodies_get_413() {
     assert_eq!(server.request("GET", "/health", None, None).status, 200);
 }
 
+/// Requests without a body take `bodyless-http` (one call); the same requests sent with an
+/// empty chunked body go through `wasi:http`. Both must answer alike.
+#[test]
+fn bodyless_and_wasi_http_requests_get_the_same_answers() {
+    let server = Server::start(&[SCOPES]);
+    let bootstrap = server.bootstrap_token();
+    let (token, _) = alice_token(&server, &bootstrap);
+    let bearer = format!("Bearer {token}");
+    let admin = format!("Bearer {bootstrap}");
+    let cases: [(&str, &str, &[(&str, &str)]); 10] = [
+        ("GET", "/auth?scope=read:all", &[("authorization", &bearer)]),
+        ("GET", "/auth?scope=write:files", &[("authorization", &bearer)]),
+        ("GET", "/auth?scope=read:all", &[("authorization", "Bearer pc-nope.nope")]),
+        ("GET", "/auth?scope=read:all", &[]),
+        ("GET", "/auth/api/v1/users/alice/tokens", &[("authorization", &admin)]),
+        ("HEAD", "/health", &[]),
+        ("OPTIONS", "/auth", &[]),
+        ("DELETE", "/auth/api/v1/users/alice/tokens/AAAAAAAAAAAAAAAAAAAAAA", &[("authorization", &admin)]),
+        ("PUT", "/auth", &[("authorization", &bearer)]),
+        ("GET", "/no/such/path", &[]),
+    ];
+    for (method, path, headers) in cases {
+        let bodyless = server.send(method, path, headers, Some(0), b"");
+        let mut chunked = headers.to_vec();
+        chunked.push(("transfer-encoding", "chunked"));
+        let streamed = server.send(method, path, &chunked, None, b"0\r\n\r\n");
+        let comparable = |headers: &[(String, String)]| {
+            let mut kept: Vec<_> = headers.iter().filter(|(name, _)| name != "date").cloned().collect();
+            kept.sort();
+            kept
+        };
+        assert_eq!(
+            (bodyless.status, comparable(&bodyless.headers), &bodyless.body),
+            (streamed.status, comparable(&streamed.headers), &streamed.body),
+            "{method} {path}"
+        );
+    }
+}
+
 #[test]
 fn a_trap_fails_one_request_only() {
     let server = Server::start(&[("PORTCULLIS_HOST_TEST_TRAP_PATH", "/__trap")]);

@@ -1,0 +1,54 @@
+//! `portcullis:auth/bodyless-http` (wit/service.wit): a request without a body goes to the
+//! component in one call and its whole response comes back, without `wasi:http`'s resources or
+//! the task and channel a streamed response needs. That is every `/auth` check. The headers are
+//! filtered as `wasi:http` filters them, both ways.
+
+use std::convert::Infallible;
+
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, TRANSFER_ENCODING};
+use hyper::{Request, Response, StatusCode};
+use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
+use wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS;
+
+wasmtime::component::bindgen!({
+    path: "../../wit",
+    world: "portcullis:auth/bodyless",
+    exports: { default: async },
+});
+
+use exports::portcullis::auth::bodyless_http::{Request as WitRequest, Response as WitResponse};
+
+/// Whether `req` has no body, so that it can take this path (HTTP/1.1: a request has a body only
+/// when it says so with `Content-Length` or `Transfer-Encoding`).
+pub fn fits<B>(req: &Request<B>) -> bool {
+    let headers = req.headers();
+    !headers.contains_key(TRANSFER_ENCODING) && headers.get(CONTENT_LENGTH).is_none_or(|length| length == "0")
+}
+
+pub fn request<B>(req: &Request<B>) -> WitRequest {
+    WitRequest {
+        method: req.method().as_str().to_owned(),
+        path_with_query: req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+        headers: req
+            .headers()
+            .iter()
+            .filter(|(name, _)| !DEFAULT_FORBIDDEN_HEADERS.contains(name))
+            .map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec()))
+            .collect(),
+    }
+}
+
+/// The component's response for hyper; `None` if it is not a valid HTTP response.
+pub fn response(response: WitResponse) -> Option<Response<HyperOutgoingBody>> {
+    let mut out = Response::new(Full::new(Bytes::from(response.body)).map_err(|never: Infallible| match never {}).boxed_unsync());
+    *out.status_mut() = StatusCode::from_u16(response.status).ok()?;
+    for (name, value) in response.headers {
+        let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
+        if !DEFAULT_FORBIDDEN_HEADERS.contains(&name) {
+            out.headers_mut().append(name, HeaderValue::from_bytes(&value).ok()?);
+        }
+    }
+    Some(out)
+}
