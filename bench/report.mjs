@@ -74,13 +74,16 @@ if (nat.length) {
 }
 const http = of('http-serve');
 if (http.length) {
-  p('## `/auth` on `portcullis serve` (SQLite + embedded KV) vs a bare hyper server', '',
-    `\`wrk -t1 -cN -d${http[0].seconds}s --latency\` from a separate process, loopback; ours answers`,
-    '`GET /auth?scope=read:all` with a user token (200); bare hyper (`crates/bench/src/bin/bare-hyper.rs`) answers 200 to anything.', '',
-    '| connections | hyper req/s | hyper p50 | hyper p99 | ours req/s | ours p50 | ours p99 | ours / hyper | target >= 0.5x |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---|');
+  const pg = http.some((r) => r.pg_rps != null);
+  p(`## \`/auth\` on \`portcullis serve\` (SQLite + embedded KV${pg ? '; PostgreSQL + Redis' : ''}) vs a bare hyper server`, '',
+    `\`wrk -t1 -cN --latency\` from a separate process, loopback, ${http[0].seconds} s per server and connection count in ${http[0].rounds ?? 1} interleaved round(s)`,
+    '(every server up at once; each figure is the median of the rounds); ours answers `GET /auth?scope=read:all` with a user token (200);',
+    `bare hyper (\`crates/bench/src/bin/bare-hyper.rs\`) answers 200 to anything.${pg ? ' "PG + Redis": the same server with `--sql postgres://` and `--kv redis://` (loopback servers of scripts/services.sh).' : ''}`, '',
+    `| connections | hyper req/s | hyper p50 | hyper p99 | ours req/s | ours p50 | ours p99 | ours / hyper | target >= 0.5x |${pg ? ' PG + Redis req/s | p50 | p99 | / hyper |' : ''}`,
+    `|---:|---:|---:|---:|---:|---:|---:|---:|---|${pg ? '---:|---:|---:|---:|' : ''}`);
   for (const r of http) {
-    p(`| ${r.connections} | ${n(r.hyper_rps)} | ${ms(r.hyper_p50_ms)} | ${ms(r.hyper_p99_ms)} | ${n(r.ours_rps)} | ${ms(r.ours_p50_ms)} | ${ms(r.ours_p99_ms)} | ${x(r.ratio)} | ${verdict(r.ratio >= 0.5)}${r.ours_non2xx ? ` (${r.ours_non2xx} non-2xx!)` : ''} |`);
+    const pgCells = pg ? ` ${n(r.pg_rps)} | ${ms(r.pg_p50_ms)} | ${ms(r.pg_p99_ms)} | ${x(r.pg_ratio)}${r.pg_non2xx ? ` (${r.pg_non2xx} non-2xx!)` : ''} |` : '';
+    p(`| ${r.connections} | ${n(r.hyper_rps)} | ${ms(r.hyper_p50_ms)} | ${ms(r.hyper_p99_ms)} | ${n(r.ours_rps)} | ${ms(r.ours_p50_ms)} | ${ms(r.ours_p99_ms)} | ${x(r.ratio)} | ${verdict(r.ratio >= 0.5)}${r.ours_non2xx ? ` (${r.ours_non2xx} non-2xx!)` : ''} |${pgCells}`);
   }
   p('');
 }

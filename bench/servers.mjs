@@ -34,11 +34,14 @@ export function stop(child) {
 }
 
 
-// `portcullis serve` of the benchmark build on `dataDir` (the embedded default: SQLite + embedded
-// KV), its compiled component cached in `cacheDir`; `/auth?scope=read:all` is the measured call.
-export function startServe(target, dataDir, cacheDir, log) {
+// `portcullis serve` of the benchmark build on `dataDir` (by default SQLite + embedded KV there;
+// `backends` = { sql, kv } URLs for PostgreSQL + Redis), its compiled component cached in
+// `cacheDir`; `/auth?scope=read:all` is the measured call.
+export function startServe(target, dataDir, cacheDir, log, backends = {}) {
   const component = join(target, 'wasm32-wasip2/release/portcullis_component.wasm');
-  return start(join(target, 'release/portcullis'),
-    ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--component', component],
+  const args = ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--component', component];
+  if (backends.sql) args.push('--sql', backends.sql);
+  if (backends.kv) args.push('--kv', backends.kv);
+  return start(join(target, 'release/portcullis'), args,
     { PORTCULLIS_HOST_CACHE_DIR: cacheDir, PORTCULLIS_KNOWN_SCOPES: 'read:all' }, log);
 }

@@ -58,8 +58,14 @@ node --no-warnings bench/jwt-chromium.mjs "$t/web-bench-pkg" | tee -a "$results"
 echo "== JWT validation native: ours vs jwt-compact"
 cargo bench --locked -p portcullis-bench --bench jwt 2>/dev/null | grep '^{' | tee -a "$results"
 
-echo "== /auth: portcullis serve (embedded default) vs bare hyper, wrk"
-node bench/http.mjs "$t" | tee -a "$results"
+echo "== /auth: portcullis serve (embedded default, and PostgreSQL + Redis) vs bare hyper, wrk"
+# Loopback PostgreSQL and Redis of their own (scripts/services.sh), stopped when this stage ends.
+(
+  export TEST_SERVICES_DIR=/tmp/portcullis-bench-services TEST_PG_PORT=55434 TEST_REDIS_PORT=56381
+  trap 'bash scripts/services.sh stop' EXIT
+  eval "$(bash scripts/services.sh start)"
+  node bench/http.mjs "$t" | tee -a "$results"
+)
 
 echo "== scale: 1,000 vs 1,000,000 stored tokens, /auth on portcullis serve and the core API"
 # Data directories of `portcullis serve`; filling is bounded by PORTCULLIS_BENCH_FILL_SECONDS
