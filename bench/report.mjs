@@ -166,6 +166,20 @@ if (ops.length) {
   for (const r of of('scale-revoke-tree')) p(`- Revoking a token with ${n(r.descendants)} child tokens (\`delete_token\`: every descendant's KV record, SQL row and history entry): ${r.seconds} s.`);
   p('');
 }
+const start = of('instantiate-wasmtime');
+if (start.length) {
+  const r = start[0];
+  p('## Start-up of the component on wasmtime', '',
+    '`crates/host/examples/instantiate.rs` on the component of the Sizes table: Cranelift compiling it, loading it compiled (what',
+    '`portcullis serve` does from its cache after the first start), instantiating it from an `InstancePre` (a new store each),',
+    "and a new instance's first request (`GET /health` through `bodyless-http`, the guest parsing its settings and building its API).", '',
+    '| step | p50 | p99 |', '|---|---:|---:|',
+    `| compile (once) | ${n(r.compile_ms)} ms | — |`,
+    `| load compiled (once) | ${r.load_compiled_ms} ms | — |`,
+    `| instantiate, on-demand allocator (${n(r.instantiations)} times) | ${n(r.on_demand_p50_us)} µs | ${n(r.on_demand_p99_us)} µs |`,
+    `| instantiate, pooling allocator (${n(r.instantiations)} times) | ${n(r.pooling_p50_us)} µs | ${n(r.pooling_p99_us)} µs |`,
+    `| instantiate (pooling) + first request (${n(r.instantiations)} times) | ${n(r.first_request_p50_us)} µs | ${n(r.first_request_p99_us)} µs |`, '');
+}
 const sizes = of('size');
 if (sizes.length) {
   p('## Sizes', '', '| artifact | bytes | gzip -9 | budget |', '|---|---:|---:|---|');

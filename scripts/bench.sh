@@ -34,6 +34,7 @@ cargo build --locked --release --target wasm32-wasip2 -p portcullis-component
 # Separately: built together, feature unification would rebuild wasmtime.
 cargo build --locked --release -p portcullis-host
 cargo build --locked --release -p portcullis-bench --bins
+cargo build --locked --release -p portcullis-host --example instantiate
 
 echo "== sizes"
 gz() { cat "$@" | gzip -9 | wc -c; }
@@ -47,6 +48,9 @@ printf '{"bench":"size","what":"browser package (wasm + glue JS)","raw":%d,"gzip
 c=$t/wasm32-wasip2/release/portcullis_component.wasm
 printf '{"bench":"size","what":"component (wasm32-wasip2)","raw":%d,"gzip":%d,"budget":null}\n' "$(wc -c <"$c")" "$(gz "$c")" >>"$results"
 tail -n 3 "$results"
+
+echo "== start-up on wasmtime: compile, load compiled, instantiate (on-demand and pooling), first request"
+"$t/release/examples/instantiate" "$c" 200 | tee -a "$results"
 
 echo "== JWT validation in Node/V8: ours (wasm) vs jose"
 node --no-warnings bench/jwt-node.mjs "$t/node-pkg" "$t/web-pkg" | tee -a "$results"

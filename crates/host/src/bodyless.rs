@@ -1,7 +1,7 @@
 //! `portcullis:auth/bodyless-http` (wit/service.wit): a request without a body goes to the
 //! component in one call and its whole response comes back, without `wasi:http`'s resources or
 //! the task and channel a streamed response needs. That is every `/auth` check. The headers are
-//! filtered as `wasi:http` filters them, both ways.
+//! filtered as `wasi:http` filters them, both ways. `portcullis serve` uses it; so can any host.
 
 use std::convert::Infallible;
 
@@ -18,7 +18,7 @@ wasmtime::component::bindgen!({
     exports: { default: async },
 });
 
-use exports::portcullis::auth::bodyless_http::{Request as WitRequest, Response as WitResponse};
+pub use exports::portcullis::auth::bodyless_http::{Request as BodylessRequest, Response as BodylessResponse};
 
 /// Whether `req` has no body, so that it can take this path (HTTP/1.1: a request has a body only
 /// when it says so with `Content-Length` or `Transfer-Encoding`).
@@ -27,8 +27,8 @@ pub fn fits<B>(req: &Request<B>) -> bool {
     !headers.contains_key(TRANSFER_ENCODING) && headers.get(CONTENT_LENGTH).is_none_or(|length| length == "0")
 }
 
-pub fn request<B>(req: &Request<B>) -> WitRequest {
-    WitRequest {
+pub fn request<B>(req: &Request<B>) -> BodylessRequest {
+    BodylessRequest {
         method: req.method().as_str().to_owned(),
         path_with_query: req.uri().path_and_query().map_or("/", |p| p.as_str()).to_owned(),
         headers: req
@@ -41,7 +41,7 @@ pub fn request<B>(req: &Request<B>) -> WitRequest {
 }
 
 /// The component's response for hyper; `None` if it is not a valid HTTP response.
-pub fn response(response: WitResponse) -> Option<Response<HyperOutgoingBody>> {
+pub fn response(response: BodylessResponse) -> Option<Response<HyperOutgoingBody>> {
     let mut out = Response::new(Full::new(Bytes::from(response.body)).map_err(|never: Infallible| match never {}).boxed_unsync());
     *out.status_mut() = StatusCode::from_u16(response.status).ok()?;
     for (name, value) in response.headers {

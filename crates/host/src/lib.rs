@@ -1,6 +1,7 @@
 //! What another wasmtime application needs to run the Portcullis component as a plugin: the
-//! `kv` and `sql` imports over the core's storage traits, and the bindings of the `managed`
-//! world (`tokens` and `admin` exports). The `portcullis` binary is built on the same pieces.
+//! `kv` and `sql` imports over the core's storage traits, the bindings of the `managed` world
+//! (`tokens` and `admin` exports) and of `bodyless-http` ([`bodyless`]). The `portcullis` binary
+//! is built on the same pieces.
 //!
 //! ```ignore
 //! let mut linker = Linker::new(&engine);
@@ -11,6 +12,7 @@
 //! ```
 
 mod bindings;
+pub mod bodyless;
 mod cache;
 mod http_hooks;
 mod storage;

@@ -2,7 +2,6 @@
 //! on SQLite and an embedded KV, plus the operator's admin commands. See README.md.
 
 mod access_log;
-mod bodyless;
 mod cli;
 mod data_dir;
 mod guest_log;

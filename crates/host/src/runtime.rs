@@ -4,7 +4,7 @@
 //! get a fresh instance each.
 //!
 //! An instance is reached through `wasi:http/incoming-handler` and, when the component exports
-//! it, `portcullis:auth/bodyless-http` (see [`crate::bodyless`]).
+//! it, `portcullis:auth/bodyless-http` (see [`portcullis_host::bodyless`]).
 
 use std::path::Path;
 use std::sync::{Arc, Mutex, PoisonError};
@@ -20,7 +20,7 @@ use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 use portcullis_host::{AuditIssue, DenyOutgoingHttp, Failure, Managed, ManagedPre};
 use portcullis_host::Storage;
 
-use crate::bodyless::Bodyless;
+use portcullis_host::bodyless::Bodyless;
 use crate::guest_log::{GuestLog, RequestLog};
 
 /// Memory one instance may grow to.

@@ -123,7 +123,7 @@ async fn handle(
 /// The guest's response and what it logged; an error and the log when it gave none.
 async fn run_guest(runtime: &Runtime, req: Request<Incoming>) -> Result<(Response<HyperOutgoingBody>, Vec<u8>), (anyhow::Error, Vec<u8>)> {
     let (instance, log) = runtime.http_instance().await.map_err(|e| (e.into(), Vec::new()))?;
-    let outcome = if instance.bodyless.is_some() && crate::bodyless::fits(&req) {
+    let outcome = if instance.bodyless.is_some() && portcullis_host::bodyless::fits(&req) {
         run_bodyless(runtime, instance, &req).await
     } else {
         run_streamed(runtime, instance, req).await
@@ -137,7 +137,7 @@ async fn run_guest(runtime: &Runtime, req: Request<Incoming>) -> Result<(Respons
 
 /// A request without a body, in one call of `bodyless-http`.
 async fn run_bodyless(runtime: &Runtime, mut instance: HttpInstance, req: &Request<Incoming>) -> Result<Response<HyperOutgoingBody>> {
-    let request = crate::bodyless::request(req);
+    let request = portcullis_host::bodyless::request(req);
     let HttpInstance { store, bodyless, .. } = &mut instance;
     let Some(bodyless) = bodyless else {
         return Err(anyhow::anyhow!("the component exports no bodyless-http"));
@@ -145,7 +145,7 @@ async fn run_bodyless(runtime: &Runtime, mut instance: HttpInstance, req: &Reque
     match bodyless.portcullis_auth_bodyless_http().call_handle(&mut *store, &request).await {
         Ok(response) => {
             runtime.recycle(instance);
-            crate::bodyless::response(response).ok_or_else(|| anyhow::anyhow!("the component answered with an invalid response"))
+            portcullis_host::bodyless::response(response).ok_or_else(|| anyhow::anyhow!("the component answered with an invalid response"))
         }
         Err(e) => {
             eprintln!("portcullis: the component trapped: {}", one_line(&format!("{e:#}")));
