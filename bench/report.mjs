@@ -180,6 +180,18 @@ if (start.length) {
     `| instantiate, pooling allocator (${n(r.instantiations)} times) | ${n(r.pooling_p50_us)} µs | ${n(r.pooling_p99_us)} µs |`,
     `| instantiate (pooling) + first request (${n(r.instantiations)} times) | ${n(r.first_request_p50_us)} µs | ${n(r.first_request_p99_us)} µs |`, '');
 }
+const workerStart = of('start-workerd');
+if (workerStart.length) {
+  const r = workerStart[0];
+  p('## Start-up of the Worker on workerd', '',
+    '`bench/worker-start.mjs`: Miniflare\'s workerd started with the Worker bundle of the Sizes table (local KV and D1 in memory) until',
+    'ready (the process up, the script loaded, its wasm compiled), then the first `GET /health` (the service built: settings, key ring,',
+    `the D1 schema check) and a warm one; the same for the bare Worker, the floor. Medians of ${r.rounds} alternating rounds.`, '',
+    '| | ready | first request | warm request |', '|---|---:|---:|---:|',
+    `| ours | ${r.ours_ready_ms} ms | ${r.ours_first_ms} ms | ${r.ours_warm_ms} ms |`,
+    `| bare Worker | ${r.bare_ready_ms} ms | ${r.bare_first_ms} ms | ${r.bare_warm_ms} ms |`,
+    `| ours - bare | ${(r.ours_ready_ms - r.bare_ready_ms).toFixed(1)} ms | ${(r.ours_first_ms - r.bare_first_ms).toFixed(1)} ms | ${(r.ours_warm_ms - r.bare_warm_ms).toFixed(1)} ms |`, '');
+}
 const sizes = of('size');
 if (sizes.length) {
   p('## Sizes', '', '| artifact | bytes | gzip -9 | budget |', '|---|---:|---:|---|');

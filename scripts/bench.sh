@@ -52,6 +52,9 @@ tail -n 3 "$results"
 echo "== start-up on wasmtime: compile, load compiled, instantiate (on-demand and pooling), first request"
 "$t/release/examples/instantiate" "$c" 200 | tee -a "$results"
 
+echo "== start-up on workerd: ready, first request, warm request (ours and a bare Worker)"
+node --no-warnings bench/worker-start.mjs "$t/worker-bundle" | tee -a "$results"
+
 echo "== JWT validation in Node/V8: ours (wasm) vs jose"
 node --no-warnings bench/jwt-node.mjs "$t/node-pkg" "$t/web-pkg" | tee -a "$results"
 
