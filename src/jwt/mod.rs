@@ -12,6 +12,7 @@ mod cache;
 mod claims;
 pub mod danger;
 mod error;
+mod hmac;
 mod jwk;
 mod key;
 mod keyring;
