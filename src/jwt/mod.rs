@@ -34,4 +34,6 @@ pub use provider::{CryptoProvider, RustCrypto};
 pub use remote::{JwksFetch, RemoteJwks};
 pub use sign::{issue, HEADER_TYP};
 pub use token::{inspect, SizeLimits, TokenHeader, UntrustedJwt, MAX_KID_LEN};
-pub use validate::{Outcome, Rule, ValidationOptions, ValidationReport, Validator, VerifiedJwt, DEFAULT_LEEWAY};
+pub use validate::{
+    Outcome, PendingSignature, Rule, ValidationOptions, ValidationReport, Validator, VerifiedJwt, DEFAULT_LEEWAY,
+};

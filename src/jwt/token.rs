@@ -1,6 +1,8 @@
 //! The compact serialization: size limits, the three parts, the header rules, and untrusted
 //! inspection.
 
+use std::borrow::Cow;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jwt_compact::{Claims, ParseError, UntrustedToken};
@@ -83,7 +85,7 @@ pub(crate) fn valid_kid(kid: &str) -> bool {
 /// A token split and decoded, header and claims still untrusted.
 pub(super) struct ParsedToken<'a> {
     pub(super) header: TokenHeader,
-    signing_input: &'a str,
+    signing_input: Cow<'a, str>,
     /// The decoded payload and signature.
     payload: Vec<u8>,
     signature: Vec<u8>,
@@ -111,7 +113,7 @@ impl<'a> ParsedToken<'a> {
             Some(header) => header,
             None => full_header(header_part)?,
         };
-        let signing_input = &token[..header_part.len() + 1 + payload_part.len()];
+        let signing_input = Cow::Borrowed(&token[..header_part.len() + 1 + payload_part.len()]);
         Ok(ParsedToken { header, signing_input, payload, signature })
     }
 
@@ -132,6 +134,12 @@ impl<'a> ParsedToken<'a> {
             return Err(JwtError::Malformed { part: "kid" });
         }
         Ok(alg)
+    }
+
+    /// The same token, owning its signing input.
+    pub(super) fn into_owned(self) -> ParsedToken<'static> {
+        let signing_input = Cow::Owned(self.signing_input.into_owned());
+        ParsedToken { header: self.header, signing_input, payload: self.payload, signature: self.signature }
     }
 
     /// `header.payload`, the bytes the signature covers.
@@ -335,7 +343,8 @@ mod tests {
             "",
         ];
         let mut parts: Vec<String> = cases.iter().map(|json| b64(json)).collect();
-        parts.extend(["", "A", "eyJhbGciOiJIUzI1NiJ9=", "eyJhbGciOiJIUzI1NiJ9.", "eyJhbGciOiJIUzI1NiJ8"].map(str::to_owned));
+        let odd = ["", "A", "eyJhbGciOiJIUzI1NiJ9=", "eyJhbGciOiJIUzI1NiJ9.", "eyJhbGciOiJIUzI1NiJ8"];
+        parts.extend(odd.map(str::to_owned));
         parts.push(URL_SAFE_NO_PAD.encode(b"{\"alg\":\"HS\xff\"}"));
         let mut read = 0;
         for part in &parts {
