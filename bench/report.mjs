@@ -27,8 +27,8 @@ const node = of('jwt-node');
 if (node.length) {
   p('## JWT validation in Node/V8: ours (wasm) vs jose `jwtVerify`', '',
     'Same token, same process; each figure is the median of 3 interleaved rounds. "ours" is the core\'s',
-    '`Validator` compiled to wasm (bench binding `crates/bench`, options fixed at construction, claims returned',
-    'as a JS object). "browser package" is `crates/web`\'s `Verifier.verify(token, options)`, built as scripts/web-build.sh builds',
+    '`Validator` compiled to wasm (bench binding `crates/bench`, built at opt-level 3 where the Worker and the',
+    'browser package are built for size; options fixed at construction, claims returned as a JS object). "browser package" is `crates/web`\'s `Verifier.verify(token, options)`, built as scripts/web-build.sh builds',
     '`www/pkg` (opt-level z) into target/bench/web-pkg; it takes a JWKS only, so it cannot verify HS*.',
     'jose gets a CryptoKey imported once (WebCrypto). "WebCrypto" columns: the same, with the signature',
     'checked by `crypto.subtle.verify` (crates/js; `verifySubtle` of the binding, `verifyAsync` of the package),',
@@ -53,7 +53,7 @@ for (const [bench, where, how] of [
   const rs = of(bench);
   if (!rs.length) continue;
   p(`## JWT validation in ${where}: ours (wasm) vs jose \`jwtVerify\``, '',
-    `bench/${bench}.mjs: the bench binding built for the web (\`--target web\`) and jose 6 in the same ${where === 'workerd' ? 'isolate' : 'page'}, the`,
+    `bench/${bench}.mjs: the bench binding (opt-level 3) built for the web (\`--target web\`) and jose 6 in the same ${where === 'workerd' ? 'isolate' : 'page'}, the`,
     `cases of bench/jwt-kernel.mjs; ${how}. "WebCrypto": the signature through \`crypto.subtle.verify\`; "cached": through \`VerifiedCache\`;`,
     '"ceiling": the same signature check through `crypto.subtle.verify` alone, no JWT work.', '',
     '| alg | mode | jose ops/s | ours ops/s | ours / jose | ours WebCrypto ops/s | / jose | ours cached ops/s | / jose | ceiling ops/s | jose / ceiling | ours WebCrypto / ceiling | target |',
