@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use chrono::{DateTime, Duration, Utc};
 use jwt_compact::{Claims, TimeOptions, ValidationError};
 use serde_json::{Map, Value};
@@ -221,12 +223,18 @@ impl ValidationReport {
 #[derive(Debug, Clone)]
 pub struct Validator<'k> {
     keys: &'k JwtKeys,
-    options: ValidationOptions,
+    options: Cow<'k, ValidationOptions>,
 }
 
 impl<'k> Validator<'k> {
     pub fn new(keys: &'k JwtKeys, options: ValidationOptions) -> Validator<'k> {
-        Validator { keys, options }
+        Validator { keys, options: Cow::Owned(options) }
+    }
+
+    /// [`Validator::new`] with options kept elsewhere (a verifier whose options are fixed),
+    /// without a copy per token.
+    pub fn with_options(keys: &'k JwtKeys, options: &'k ValidationOptions) -> Validator<'k> {
+        Validator { keys, options: Cow::Borrowed(options) }
     }
 
     pub fn options(&self) -> &ValidationOptions {

@@ -29,7 +29,7 @@ mod wasm {
 
     impl State {
         fn validator(&self) -> Validator<'_> {
-            Validator::new(&self.keys, self.options.clone())
+            Validator::with_options(&self.keys, &self.options)
         }
     }
 
