@@ -63,7 +63,7 @@ try {
   const ROUNDS = 3;
   const measure = async (alg, mode) => {
     const sizes = {};
-    for (const impl of ['jose', 'ours', 'cached', 'subtle']) {
+    for (const impl of ['jose', 'ours', 'cached', 'subtle', 'ceiling']) {
       await run(alg, impl, mode, 200);
       const probe = await run(alg, impl, mode, 200);
       if (probe === null) continue;
@@ -77,13 +77,14 @@ try {
   };
   for (const alg of ['HS256', 'ES256', 'EdDSA']) {
     for (const mode of ['sequential', '64 in flight']) {
-      const { jose: joseOps, ours: oursOps, cached: cachedOps, subtle: subtleOps } = await measure(alg, mode);
+      const { jose: joseOps, ours: oursOps, cached: cachedOps, subtle: subtleOps, ceiling: ceilingOps } = await measure(alg, mode);
       const counts = (await run(alg, 'subtle', mode, 1))?.counts ?? null;
       console.log(JSON.stringify({
         bench: 'jwt-chromium', alg, mode, jose_ops: Math.round(joseOps), ours_ops: Math.round(oursOps),
         ratio: +(oursOps / joseOps).toFixed(3),
         cached_ops: Math.round(cachedOps), cached_ratio: +(cachedOps / joseOps).toFixed(3), subtle_ops: subtleOps && Math.round(subtleOps),
         subtle_ratio: subtleOps && +(subtleOps / joseOps).toFixed(3), webcrypto_checks: counts?.[0] ?? null,
+        ceiling_ops: Math.round(ceilingOps), jose_ceiling_ratio: +(joseOps / ceilingOps).toFixed(3),
         browser: /Chrome\/[\d.]+/.exec(version)?.[0],
       }));
     }

@@ -34,7 +34,7 @@ export function stop(child) {
 }
 
 
-// `portcullis serve` of the benchmark build on `dataDir` (by default SQLite + embedded KV there;
+// `portcullis serve` as `npm start` builds it (cargo profile `host`) on `dataDir` (by default SQLite + embedded KV there;
 // `backends` = { sql, kv } URLs for PostgreSQL + Redis), its compiled component cached in
 // `cacheDir`; `/auth?scope=read:all` is the measured call.
 export function startServe(target, dataDir, cacheDir, log, backends = {}) {
@@ -42,6 +42,6 @@ export function startServe(target, dataDir, cacheDir, log, backends = {}) {
   const args = ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--component', component];
   if (backends.sql) args.push('--sql', backends.sql);
   if (backends.kv) args.push('--kv', backends.kv);
-  return start(join(target, 'release/portcullis'), args,
+  return start(join(target, 'host/portcullis'), args,
     { PORTCULLIS_HOST_CACHE_DIR: cacheDir, PORTCULLIS_KNOWN_SCOPES: 'read:all' }, log);
 }

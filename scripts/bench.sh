@@ -26,15 +26,17 @@ rm -rf "$t/worker-bundle"
   --remove-name-section --remove-producers-section --experimental-reset-state-function --force-enable-abort-handler \
   "$t/wasm32-unknown-unknown/release/portcullis_worker.wasm"
 sed -i 's/^import source /import /' "$t/worker-bundle/index.js"
-# The bench binding (workspace release profile, like the component and the host).
+# The bench binding, built for speed like the component (the release profile's opt-level 3; the
+# Worker and the browser package are built at "z", for size): the core as a Node service would
+# build it. Built at "s" it checks HS256 ~35% slower (bench/NOTES.md).
 cargo build --locked --release -p portcullis-bench --lib --target wasm32-unknown-unknown
 "$bindgen" --target nodejs --out-dir "$t/node-pkg" --out-name portcullis_bench "$t/wasm32-unknown-unknown/release/portcullis_bench.wasm"
 "$bindgen" --target web --out-dir "$t/web-bench-pkg" --out-name portcullis_bench "$t/wasm32-unknown-unknown/release/portcullis_bench.wasm"
 cargo build --locked --release --target wasm32-wasip2 -p portcullis-component
-# Separately: built together, feature unification would rebuild wasmtime.
-cargo build --locked --release -p portcullis-host
+# The host as `npm start` builds it (profile `host`: opt-level 3, no LTO). Separately from the
+# bench binaries: built together, feature unification would rebuild wasmtime.
+cargo build --locked --profile host -p portcullis-host --bin portcullis --example instantiate
 cargo build --locked --release -p portcullis-bench --bins
-cargo build --locked --release -p portcullis-host --example instantiate
 
 echo "== sizes"
 gz() { cat "$@" | gzip -9 | wc -c; }
@@ -50,7 +52,7 @@ printf '{"bench":"size","what":"component (wasm32-wasip2)","raw":%d,"gzip":%d,"b
 tail -n 3 "$results"
 
 echo "== start-up on wasmtime: compile, load compiled, instantiate (on-demand and pooling), first request"
-"$t/release/examples/instantiate" "$c" 200 | tee -a "$results"
+"$t/host/examples/instantiate" "$c" 200 | tee -a "$results"
 
 echo "== start-up on workerd: ready, first request, warm request (ours and a bare Worker)"
 node --no-warnings bench/worker-start.mjs "$t/worker-bundle" | tee -a "$results"

@@ -19,7 +19,7 @@ pub(super) const MAX_JWK_LEN: usize = 16 * 1024;
 /// The RFC 7638 thumbprint: base64url SHA-256 of the canonical JSON of the required members.
 pub(super) fn thumbprint(material: &Public) -> String {
     let digest = match material {
-        Public::Hs256(key) => oct_thumbprint(key.as_ref()),
+        Public::Hs256(key) => oct_thumbprint(key.key().as_ref()),
         Public::Hs384(key) => oct_thumbprint(key.as_ref()),
         Public::Hs512(key) => oct_thumbprint(key.as_ref()),
         public => public_jwk(public).expect("asymmetric keys have a public JWK").thumbprint::<Sha256>().into(),

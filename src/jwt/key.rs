@@ -10,6 +10,7 @@ use zeroize::Zeroizing;
 use crate::crypto::KeyRing;
 use crate::env::Random;
 use crate::jwt::algorithm::DeterministicEd25519;
+use crate::jwt::hmac::Hs256Verifier;
 use crate::jwt::{Algorithm, JwtError};
 
 /// p256's ECDSA key types, named through jwt-compact so the core needs no direct p256 dependency.
@@ -56,7 +57,8 @@ pub struct VerifyingKey {
 
 #[derive(Clone)]
 pub(super) enum Public {
-    Hs256(Hs256Key),
+    /// The key with its HMAC states precomputed (the key schedule once, not per check).
+    Hs256(Hs256Verifier),
     Hs384(Hs384Key),
     Hs512(Hs512Key),
     EdDsa(PublicKey),
@@ -163,7 +165,7 @@ impl SigningKey {
 
     fn verifying_material(&self) -> Public {
         match &self.secret {
-            Secret::Hs256(key) => Public::Hs256(key.clone()),
+            Secret::Hs256(key) => Public::Hs256(Hs256Verifier::new(key.clone())),
             Secret::Hs384(key) => Public::Hs384(key.clone()),
             Secret::Hs512(key) => Public::Hs512(key.clone()),
             Secret::EdDsa(key) => Public::EdDsa(key.public_key()),
@@ -270,7 +272,7 @@ impl VerifyingKey {
     pub(super) fn same_material(&self, other: &VerifyingKey) -> bool {
         let secrets_equal = |a: &[u8], b: &[u8]| bool::from(a.ct_eq(b));
         match (&self.material, &other.material) {
-            (Public::Hs256(a), Public::Hs256(b)) => secrets_equal(a.as_ref(), b.as_ref()),
+            (Public::Hs256(a), Public::Hs256(b)) => secrets_equal(a.key().as_ref(), b.key().as_ref()),
             (Public::Hs384(a), Public::Hs384(b)) => secrets_equal(a.as_ref(), b.as_ref()),
             (Public::Hs512(a), Public::Hs512(b)) => secrets_equal(a.as_ref(), b.as_ref()),
             (Public::EdDsa(a), Public::EdDsa(b)) => a == b,
@@ -283,7 +285,7 @@ impl VerifyingKey {
     /// Whether `signature` is this key's signature of `signed_data` under its own algorithm.
     pub(super) fn verify(&self, signed_data: &[u8], signature: &[u8]) -> bool {
         match &self.material {
-            Public::Hs256(key) => verify_with(&Hs256, key, signed_data, signature),
+            Public::Hs256(key) => key.verify(signed_data, signature),
             Public::Hs384(key) => verify_with(&Hs384, key, signed_data, signature),
             Public::Hs512(key) => verify_with(&Hs512, key, signed_data, signature),
             Public::EdDsa(key) => verify_with(&DeterministicEd25519, key, signed_data, signature),

@@ -12,6 +12,7 @@ mod cache;
 mod claims;
 pub mod danger;
 mod error;
+mod hmac;
 mod jwk;
 mod key;
 mod keyring;
@@ -33,4 +34,6 @@ pub use provider::{CryptoProvider, RustCrypto};
 pub use remote::{JwksFetch, RemoteJwks};
 pub use sign::{issue, HEADER_TYP};
 pub use token::{inspect, SizeLimits, TokenHeader, UntrustedJwt, MAX_KID_LEN};
-pub use validate::{Outcome, Rule, ValidationOptions, ValidationReport, Validator, VerifiedJwt, DEFAULT_LEEWAY};
+pub use validate::{
+    Outcome, PendingSignature, Rule, ValidationOptions, ValidationReport, Validator, VerifiedJwt, DEFAULT_LEEWAY,
+};

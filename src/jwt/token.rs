@@ -1,6 +1,8 @@
 //! The compact serialization: size limits, the three parts, the header rules, and untrusted
 //! inspection.
 
+use std::borrow::Cow;
+
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
 use jwt_compact::{Claims, ParseError, UntrustedToken};
@@ -83,7 +85,7 @@ pub(crate) fn valid_kid(kid: &str) -> bool {
 /// A token split and decoded, header and claims still untrusted.
 pub(super) struct ParsedToken<'a> {
     pub(super) header: TokenHeader,
-    signing_input: &'a str,
+    signing_input: Cow<'a, str>,
     /// The decoded payload and signature.
     payload: Vec<u8>,
     signature: Vec<u8>,
@@ -107,20 +109,11 @@ impl<'a> ParsedToken<'a> {
         // which then reads its JSON. Every decoding error comes before any JSON error, as there.
         let base64 = |_| JwtError::Malformed { part: "base64url encoding" };
         let (payload, signature) = (decode(payload_part).map_err(base64)?, decode(signature_part).map_err(base64)?);
-        let header_only = format!("{header_part}..");
-        let untrusted = UntrustedToken::<HeaderMembers>::try_from(header_only.as_str()).map_err(|err| match err {
-            ParseError::InvalidBase64Encoding => JwtError::Malformed { part: "base64url encoding" },
-            ParseError::UnsupportedContentType(_) => JwtError::Malformed { part: "content type" },
-            _ => JwtError::Malformed { part: "header" },
-        })?;
-        let fields = untrusted.header();
-        let header = TokenHeader {
-            alg: untrusted.algorithm().to_owned(),
-            kid: fields.key_id.clone(),
-            typ: fields.token_type.clone(),
-            other: fields.other_fields.0.clone(),
+        let header = match plain_header(header_part) {
+            Some(header) => header,
+            None => full_header(header_part)?,
         };
-        let signing_input = &token[..header_part.len() + 1 + payload_part.len()];
+        let signing_input = Cow::Borrowed(&token[..header_part.len() + 1 + payload_part.len()]);
         Ok(ParsedToken { header, signing_input, payload, signature })
     }
 
@@ -141,6 +134,12 @@ impl<'a> ParsedToken<'a> {
             return Err(JwtError::Malformed { part: "kid" });
         }
         Ok(alg)
+    }
+
+    /// The same token, owning its signing input.
+    pub(super) fn into_owned(self) -> ParsedToken<'static> {
+        let signing_input = Cow::Owned(self.signing_input.into_owned());
+        ParsedToken { header: self.header, signing_input, payload: self.payload, signature: self.signature }
     }
 
     /// `header.payload`, the bytes the signature covers.
@@ -169,6 +168,49 @@ impl<'a> ParsedToken<'a> {
 /// no whitespace, zero trailing bits. The tests hold both decoders to the same answers.
 fn decode(part: &str) -> Result<Vec<u8>, base64::DecodeError> {
     URL_SAFE_NO_PAD.decode(part)
+}
+
+/// The usual header: `alg`, with `kid` and `typ` or not, all plain strings (no escapes).
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PlainHeader<'a> {
+    alg: &'a str,
+    #[serde(borrow)]
+    kid: Option<&'a str>,
+    #[serde(borrow)]
+    typ: Option<&'a str>,
+}
+
+/// The usual header read directly; `None` for anything else (another member, an escape, an
+/// error), which [`full_header`] then reads. Where this reads a header, it is jwt-compact's
+/// reading (a test holds them together), without its constant-time decoder and `flatten`.
+fn plain_header(part: &str) -> Option<TokenHeader> {
+    let json = decode(part).ok()?;
+    let plain = serde_json::from_slice::<PlainHeader<'_>>(&json).ok()?;
+    Some(TokenHeader {
+        alg: plain.alg.to_owned(),
+        kid: plain.kid.map(str::to_owned),
+        typ: plain.typ.map(str::to_owned),
+        other: Map::new(),
+    })
+}
+
+/// Any header, through jwt-compact: its decoder, its `Header` and `cty` rules, the other
+/// members kept (duplicates refused).
+fn full_header(part: &str) -> Result<TokenHeader, JwtError> {
+    let header_only = format!("{part}..");
+    let untrusted = UntrustedToken::<HeaderMembers>::try_from(header_only.as_str()).map_err(|err| match err {
+        ParseError::InvalidBase64Encoding => JwtError::Malformed { part: "base64url encoding" },
+        ParseError::UnsupportedContentType(_) => JwtError::Malformed { part: "content type" },
+        _ => JwtError::Malformed { part: "header" },
+    })?;
+    let fields = untrusted.header();
+    Ok(TokenHeader {
+        alg: untrusted.algorithm().to_owned(),
+        kid: fields.key_id.clone(),
+        typ: fields.token_type.clone(),
+        other: fields.other_fields.0.clone(),
+    })
 }
 
 fn check_size(part: &'static str, len: usize, limit: usize) -> Result<(), JwtError> {
@@ -262,6 +304,56 @@ mod tests {
         for input in &inputs {
             assert_eq!(decode(input).ok(), Base64UrlUnpadded::decode_vec(input).ok(), "{input:?}");
         }
+    }
+
+    /// Where the direct reading of the usual header succeeds, jwt-compact reads the same header.
+    #[test]
+    fn plain_header_reads_what_jwt_compact_reads() {
+        let cases = [
+            r#"{"alg":"HS256"}"#,
+            r#"{"alg":"HS256","kid":"k1","typ":"JWT"}"#,
+            r#"{"typ":"JWT","kid":"k1","alg":"ES256"}"#,
+            r#" { "alg" : "EdDSA" , "kid" : "a-b_c.d" } "#,
+            r#"{"alg":"none"}"#,
+            r#"{"alg":""}"#,
+            r#"{"alg":"HS256","kid":null}"#,
+            r#"{"alg":"HS256","typ":null,"kid":"k"}"#,
+            r#"{"alg":null}"#,
+            r#"{"alg":"HS256","kid":7}"#,
+            r#"{"alg":"HS256","kid":["k"]}"#,
+            r#"{"alg":"HS256","kid":"k","kid":"k"}"#,
+            r#"{"alg":"HS256","alg":"none"}"#,
+            r#"{"alg":"HS256","typ":"JWT","typ":"at+jwt"}"#,
+            r#"{"alg":"HS\u0032256"}"#,
+            r#"{"alg":"HS256","kid":"cl\u00e9"}"#,
+            r#"{"alg":"HS256","kid":"a\/b"}"#,
+            "{\"alg\":\"HS256\",\"kid\":\"cl\u{e9}\"}",
+            r#"{"alg":"HS256","cty":"JWT"}"#,
+            r#"{"alg":"HS256","cty":"json"}"#,
+            r#"{"alg":"HS256","crit":["exp"]}"#,
+            r#"{"alg":"HS256","jku":"https://x"}"#,
+            r#"{"alg":"HS256","x5t":"AAAA"}"#,
+            r#"{"alg":"HS256","x":1}"#,
+            r#"{"kid":"a"}"#,
+            r#"{"alg":"HS256"} x"#,
+            r#"{"alg":"HS256""#,
+            r#"["alg"]"#,
+            "{}",
+            "null",
+            "",
+        ];
+        let mut parts: Vec<String> = cases.iter().map(|json| b64(json)).collect();
+        let odd = ["", "A", "eyJhbGciOiJIUzI1NiJ9=", "eyJhbGciOiJIUzI1NiJ9.", "eyJhbGciOiJIUzI1NiJ8"];
+        parts.extend(odd.map(str::to_owned));
+        parts.push(URL_SAFE_NO_PAD.encode(b"{\"alg\":\"HS\xff\"}"));
+        let mut read = 0;
+        for part in &parts {
+            if let Some(plain) = plain_header(part) {
+                assert_eq!(full_header(part), Ok(plain), "{part}");
+                read += 1;
+            }
+        }
+        assert_eq!(read, 9, "the usual headers take the direct reading");
     }
 
     #[test]

@@ -1,3 +1,5 @@
+use std::borrow::Cow;
+
 use chrono::{DateTime, Duration, Utc};
 use jwt_compact::{Claims, TimeOptions, ValidationError};
 use serde_json::{Map, Value};
@@ -97,6 +99,51 @@ impl VerifiedJwt {
     }
 }
 
+/// A token that passed every rule before the signature (size, structure, header, key by kid,
+/// algorithm), waiting for its signature check: [`Validator::verify_with`] in two steps, for a
+/// host that awaits the check itself (a WebCrypto promise, with no Rust future around it).
+/// [`PendingSignature::finish`] takes the answer and applies every rule after the signature.
+pub struct PendingSignature {
+    parsed: ParsedToken<'static>,
+    key: VerifyingKey,
+}
+
+impl PendingSignature {
+    /// The key the token's `kid` selected; the signature must be checked under its algorithm.
+    pub fn key(&self) -> &VerifyingKey {
+        &self.key
+    }
+
+    /// `header.payload`, the bytes the signature covers.
+    pub fn signing_input(&self) -> &[u8] {
+        self.parsed.signing_input()
+    }
+
+    pub fn signature(&self) -> &[u8] {
+        self.parsed.signature()
+    }
+
+    /// The end of [`Validator::verify_with`] given the signature's answer (`false` is
+    /// [`JwtError::BadSignature`]): the claim rules of `validator`, the one that began it.
+    pub fn finish(
+        self,
+        validator: &Validator<'_>,
+        signature_valid: bool,
+        now: UnixTime,
+    ) -> Result<VerifiedJwt, JwtError> {
+        if !signature_valid {
+            return Err(JwtError::BadSignature);
+        }
+        validator.accept(&self.parsed, &self.key, now)
+    }
+}
+
+impl std::fmt::Debug for PendingSignature {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "PendingSignature({:?})", self.key)
+    }
+}
+
 /// One rule of validation, as the per-rule [`ValidationReport`] names it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Rule {
@@ -176,12 +223,18 @@ impl ValidationReport {
 #[derive(Debug, Clone)]
 pub struct Validator<'k> {
     keys: &'k JwtKeys,
-    options: ValidationOptions,
+    options: Cow<'k, ValidationOptions>,
 }
 
 impl<'k> Validator<'k> {
     pub fn new(keys: &'k JwtKeys, options: ValidationOptions) -> Validator<'k> {
-        Validator { keys, options }
+        Validator { keys, options: Cow::Owned(options) }
+    }
+
+    /// [`Validator::new`] with options kept elsewhere (a verifier whose options are fixed),
+    /// without a copy per token.
+    pub fn with_options(keys: &'k JwtKeys, options: &'k ValidationOptions) -> Validator<'k> {
+        Validator { keys, options: Cow::Borrowed(options) }
     }
 
     pub fn options(&self) -> &ValidationOptions {
@@ -210,6 +263,13 @@ impl<'k> Validator<'k> {
             return Err(JwtError::BadSignature);
         }
         self.accept(&parsed, key, now)
+    }
+
+    /// The rules of [`Validator::verify_with`] up to the signature; the token then waits for a
+    /// signature check, and [`PendingSignature::finish`] does the rest.
+    pub fn begin(&self, token: &str) -> Result<PendingSignature, JwtError> {
+        let (parsed, key) = self.signed(token)?;
+        Ok(PendingSignature { parsed: parsed.into_owned(), key: key.clone() })
     }
 
     /// Evaluates every rule and reports each outcome instead of stopping at the first failure.
@@ -536,6 +596,36 @@ mod tests {
             assert!(validator.report_with(&yes, &token, 1_100).await.passed());
             assert_eq!(yes.1.get(), 2, "asked only when header, kid and alg passed");
         });
+    }
+
+    /// `begin` then `finish` gives what `verify_with` gives, for every answer of the signature.
+    #[test]
+    fn begin_and_finish_are_verify_with_in_two_steps() {
+        let (keys, claims) = setup();
+        let validator = Validator::new(&keys, options());
+        let token = keys.issue(&claims).unwrap();
+        let (header, rest) = token.split_once('.').unwrap();
+        let none = format!("eyJhbGciOiJub25lIn0.{rest}");
+        let hs = r#"{"alg":"HS256","kid":"KID"}"#.replace("KID", keys.current().unwrap().kid());
+        let b64 = |text: &str| base64::Engine::encode(&base64::engine::general_purpose::URL_SAFE_NO_PAD, text);
+        let confused = format!("{}.{rest}", b64(&hs));
+        let unknown_kid = format!("{}.{rest}", b64(r#"{"alg":"EdDSA","kid":"nope"}"#));
+        let garbage = format!("{header}.e30.AA");
+        let valid = token.as_str();
+        for token in [valid, &none, &confused, &unknown_kid, &garbage, "x.y", ""] {
+            for (answer, now) in [(true, 1_100), (false, 1_100), (true, 5_000), (false, 5_000)] {
+                let fixed = Fixed(answer, Default::default());
+                let expected = futures::executor::block_on(validator.verify_with(&fixed, token, now));
+                let split = validator.begin(token).and_then(|pending| {
+                    assert_eq!(pending.key().kid(), keys.current().unwrap().kid());
+                    assert_eq!(pending.signing_input(), token.rsplit_once('.').unwrap().0.as_bytes());
+                    let genuine = RustCrypto::check(pending.key(), pending.signing_input(), pending.signature());
+                    assert_eq!(genuine, token == valid);
+                    pending.finish(&validator, answer, now)
+                });
+                assert_eq!(split, expected, "{token} {answer} {now}");
+            }
+        }
     }
 
     #[test]

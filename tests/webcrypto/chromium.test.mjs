@@ -6,7 +6,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium } from 'playwright-core';
@@ -21,6 +21,10 @@ const files = {
   '/portcullis_bench.js': ['text/javascript', readFileSync(join(dir, 'portcullis_bench.js'))],
   '/portcullis_bench_bg.wasm': ['application/wasm', readFileSync(join(dir, 'portcullis_bench_bg.wasm'))],
 };
+// The binding's JavaScript snippets (crates/js/js), which its module imports.
+for (const file of readdirSync(join(dir, 'snippets'), { recursive: true }).filter((f) => f.endsWith('.js'))) {
+  files[`/snippets/${file}`] = ['text/javascript', readFileSync(join(dir, 'snippets', file))];
+}
 let server, context, profile, base;
 
 before(async () => {
@@ -54,13 +58,15 @@ test('every vector gives the same outcome through Chromium\'s WebCrypto as throu
     const out = [];
     for (const c of doc.cases) {
       const text = JSON.stringify(c);
-      out.push({ c, rust: JSON.parse(await suite.run(text, false)), subtle: JSON.parse(await suite.run(text, true)) });
+      const split = JSON.parse(await suite.runSplit(text));
+      out.push({ c, rust: JSON.parse(await suite.run(text, false)), subtle: JSON.parse(await suite.run(text, true)), split });
     }
     return { out, counts: Array.from(suite.counts()), agent: navigator.userAgent };
   });
   assert.ok(results.out.length >= 90, 'vectors went missing');
-  for (const { c, rust, subtle } of results.out) {
+  for (const { c, rust, subtle, split } of results.out) {
     assert.deepEqual(subtle, rust, `${c.name}: the providers disagree in ${results.agent}`);
+    assert.deepEqual(split, rust, `${c.name}: verified in two steps, WebCrypto disagrees in ${results.agent}`);
     assert.equal(rust.valid, c.expect.valid, `${c.name}: ${rust.error ?? 'accepted'} (${rust.message ?? ''})`);
     if (!c.expect.valid) assert.equal(rust.error, c.expect.error, `${c.name}: ${rust.message}`);
   }

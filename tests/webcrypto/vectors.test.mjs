@@ -1,6 +1,7 @@
 // The JWT conformance vectors (tests/vectors/jwt.json) through both signature providers of the
-// wasm build: pure Rust, and Node's WebCrypto (crates/webcrypto, as the Worker and the browser
-// package use it). Every case must give its expected outcome and exactly the same outcome (valid
+// wasm build: pure Rust, and Node's WebCrypto (crates/js, as the Worker and the browser
+// package use it), through the core's CryptoProvider and in two steps around WebCrypto's own
+// promise (`runSplit`, as the bench binding's verifySubtle). Every case must give its expected outcome and exactly the same outcome (valid
 // or not, the failing rule's kind and message, every rule of the report) under both.
 // Needs the bench binding built for Node (scripts/test.sh builds it):
 //   cargo build --release -p portcullis-bench --lib --target wasm32-unknown-unknown
@@ -21,8 +22,12 @@ test('every vector gives the same outcome through WebCrypto as through pure Rust
   for (const c of doc.cases) {
     const text = JSON.stringify(c);
     const rust = JSON.parse(await suite.run(text, false));
+    // Split first: a kid's first case imports its key on that path, the later ones take
+    // WebCrypto's promise directly.
+    const split = JSON.parse(await suite.runSplit(text));
     const subtle = JSON.parse(await suite.run(text, true));
     assert.deepEqual(subtle, rust, `${c.name}: the providers disagree`);
+    assert.deepEqual(split, rust, `${c.name}: verified in two steps, WebCrypto disagrees`);
     assert.equal(rust.valid, c.expect.valid, `${c.name}: ${rust.error ?? 'accepted'} (${rust.message ?? ''})`);
     if (c.expect.valid) {
       for (const [name, want] of Object.entries(c.expect)) {
@@ -82,7 +87,9 @@ test('a tampered ES256 or EdDSA signature fails through WebCrypto as through pur
       const tampered = { ...c, token: c.token.slice(0, c.token.length - sig.length) + flipped };
       const rust = JSON.parse(await suite.run(JSON.stringify(tampered), false));
       const subtle = JSON.parse(await suite.run(JSON.stringify(tampered), true));
+      const split = JSON.parse(await suite.runSplit(JSON.stringify(tampered)));
       assert.deepEqual(subtle, rust, `${c.name} at ${at}`);
+      assert.deepEqual(split, rust, `${c.name} at ${at}, in two steps`);
       assert.equal(subtle.valid, false, `${c.name} at ${at}`);
     }
   }

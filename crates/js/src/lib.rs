@@ -4,7 +4,9 @@
 //! of JavaScript; everything here is glue.
 
 mod claims;
+mod split;
 mod webcrypto;
 
 pub use claims::claims_object;
+pub use split::{verify_promise, Finish};
 pub use webcrypto::{Counts, WebCrypto};

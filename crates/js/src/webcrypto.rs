@@ -10,6 +10,7 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::HashMap;
+use std::rc::Rc;
 
 use js_sys::{Array, Object, Promise, Reflect};
 use portcullis::jwt::{Algorithm, CryptoProvider, RustCrypto, VerifyingKey};
@@ -71,7 +72,7 @@ pub struct WebCrypto {
     ed25519: Object,
     usages: Array,
     keys: RefCell<HashMap<String, Cached>>,
-    counts: Cell<Counts>,
+    counts: Rc<Cell<Counts>>,
 }
 
 impl WebCrypto {
@@ -89,7 +90,7 @@ impl WebCrypto {
             ed25519: object(&[("name", "Ed25519")]),
             usages: Array::of1(&"verify".into()),
             keys: RefCell::default(),
-            counts: Cell::default(),
+            counts: Rc::default(),
         }
     }
 
@@ -125,6 +126,33 @@ impl WebCrypto {
         imported.map(|k| (k, verify))
     }
 
+    /// `crypto.subtle.verify`'s promise for this check, when the key is imported already (the
+    /// first check of a kid, or a key WebCrypto refused, goes through [`CryptoProvider`]). A
+    /// signature of the wrong length gets no promise: it is `Some(Err(()))`, invalid.
+    pub(crate) fn start(
+        &self,
+        key: &VerifyingKey,
+        signing_input: &[u8],
+        signature: &[u8],
+    ) -> Option<Result<Promise, ()>> {
+        let subtle = self.subtle.as_ref()?;
+        let params = match key.algorithm() {
+            Algorithm::Es256 => &self.ecdsa_verify,
+            Algorithm::EdDsa => &self.ed25519,
+            _ => return None,
+        };
+        let keys = self.keys.borrow();
+        let crypto_key = keys.get(key.kid()).filter(|cached| cached.key.same_key(key))?.imported.as_ref()?;
+        if signature.len() != SIGNATURE_LEN {
+            return Some(Err(()));
+        }
+        subtle.verify(params, crypto_key, signature, signing_input).ok().map(Ok)
+    }
+
+    pub(crate) fn counter(&self) -> Rc<Cell<Counts>> {
+        Rc::clone(&self.counts)
+    }
+
     async fn subtle_verify(&self, key: &VerifyingKey, signing_input: &[u8], signature: &[u8]) -> Option<bool> {
         let (crypto_key, params) = self.imported(key).await?;
         if signature.len() != SIGNATURE_LEN {
@@ -135,14 +163,18 @@ impl WebCrypto {
     }
 
     fn count(&self, subtle: bool) {
-        let mut counts = self.counts.get();
-        if subtle {
-            counts.subtle += 1;
-        } else {
-            counts.rust += 1;
-        }
-        self.counts.set(counts);
+        count(&self.counts, subtle);
     }
+}
+
+pub(crate) fn count(counts: &Cell<Counts>, subtle: bool) {
+    let mut now = counts.get();
+    if subtle {
+        now.subtle += 1;
+    } else {
+        now.rust += 1;
+    }
+    counts.set(now);
 }
 
 impl Default for WebCrypto {
