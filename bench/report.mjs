@@ -67,12 +67,18 @@ for (const [bench, where, how] of [
 }
 const nat = of('jwt-native');
 if (nat.length) {
-  p('## JWT validation native: ours vs raw jwt-compact', '',
+  const inWasmtime = (alg) => of('jwt-wasmtime').find((r) => r.alg === alg && r.runtime === 'wasmtime');
+  p('## JWT validation native and in wasmtime: ours vs raw jwt-compact (native)', '',
     '`cargo bench -p portcullis-bench --bench jwt`: the same token through `Validator::verify` (every rule:',
     'size, header, kid, alg, signature, exp/nbf/iat, iss, aud, type, sub/jti) and through raw jwt-compact',
-    '(parse, signature, claims into a JSON map, exp, iss).', '',
-    '| alg | jwt-compact ops/s | ours ops/s | ours / jwt-compact |', '|---|---:|---:|---:|');
-  for (const r of nat) p(`| ${r.alg} | ${n(r.jwt_compact_ops)} | ${n(r.ours_ops)} | ${x(r.ratio)} |`);
+    '(parse, signature, claims into a JSON map, exp, iss). "in wasmtime": the same cases (`crates/bench-wasmtime`)',
+    'compiled to `wasm32-wasip2` and run by `crates/host/examples/run-command.rs` (the host\'s wasmtime), right after.', '',
+    '| alg | jwt-compact native ops/s | ours native ops/s | ours native / jwt-compact | ours in wasmtime ops/s | ours in wasmtime / jwt-compact native |',
+    '|---|---:|---:|---:|---:|---:|');
+  for (const r of nat) {
+    const w = inWasmtime(r.alg);
+    p(`| ${r.alg} | ${n(r.jwt_compact_ops)} | ${n(r.ours_ops)} | ${x(r.ratio)} | ${w ? n(w.ours_ops) : '—'} | ${w ? x(w.ours_ops / r.jwt_compact_ops) : '—'} |`);
+  }
   p('');
 }
 const http = of('http-serve');

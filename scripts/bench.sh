@@ -37,6 +37,9 @@ cargo build --locked --release --target wasm32-wasip2 -p portcullis-component
 # bench binaries: built together, feature unification would rebuild wasmtime.
 cargo build --locked --profile host -p portcullis-host --bin portcullis --example instantiate
 cargo build --locked --release -p portcullis-bench --bins
+# The JWT cases as a wasm32-wasip2 command, and the runner that runs it on the host's wasmtime.
+cargo build --locked --release --target wasm32-wasip2 -p portcullis-bench-wasmtime
+cargo build --locked --profile host -p portcullis-host --example run-command
 
 echo "== sizes"
 gz() { cat "$@" | gzip -9 | wc -c; }
@@ -64,8 +67,9 @@ echo "== JWT validation in workerd and in Chromium: ours (wasm) vs jose in the s
 node --no-warnings bench/jwt-workerd.mjs "$t/web-bench-pkg" | tee -a "$results"
 node --no-warnings bench/jwt-chromium.mjs "$t/web-bench-pkg" | tee -a "$results"
 
-echo "== JWT validation native: ours vs jwt-compact"
+echo "== JWT validation native and in wasmtime: ours vs jwt-compact"
 cargo bench --locked -p portcullis-bench --bench jwt 2>/dev/null | grep '^{' | tee -a "$results"
+"$t/host/examples/run-command" "$t/wasm32-wasip2/release/jwt-wasmtime.wasm" | tee -a "$results"
 
 echo "== /auth: portcullis serve (embedded default, and PostgreSQL + Redis) vs bare hyper, wrk"
 # Loopback PostgreSQL and Redis of their own (scripts/services.sh), stopped when this stage ends.

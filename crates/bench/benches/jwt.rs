@@ -1,41 +1,18 @@
 //! Native JWT validation: the core's `Validator::verify` (every rule) against raw jwt-compact
-//! (signature + claims parse + expiry) on the same tokens. Prints one JSON line per algorithm.
-//! Bounded: each measurement runs for `PORTCULLIS_BENCH_SECONDS` (default 2) or 2,000,000
-//! iterations, whichever comes first. `cargo bench -p portcullis-bench --bench jwt`.
+//! (signature + claims parse + expiry) on the same tokens, the cases of
+//! `portcullis-bench-wasmtime` (which also times ours inside wasmtime). Prints one JSON line per
+//! algorithm. Bounded: each measurement runs for `PORTCULLIS_BENCH_SECONDS` (default 2) or
+//! 2,000,000 iterations, whichever comes first. `cargo bench -p portcullis-bench --bench jwt`.
 
 use std::hint::black_box;
-use std::time::{Duration, Instant};
 
 use chrono::{DateTime, Utc};
 use jwt_compact::alg::{Ed25519, Es256, Hs256, Hs256Key};
 use jwt_compact::jwk::JsonWebKey;
 use jwt_compact::{AlgorithmExt, Claims, TimeOptions, UntrustedToken};
-use portcullis::jwt::{Algorithm, JwtClaims, JwtKeys, SigningKey, TokenType, ValidationOptions, Validator};
-use portcullis_native::OsRandom;
+use portcullis::jwt::{Algorithm, JwtKeys, Validator};
+use portcullis_bench_wasmtime::{cases, measure, options, ISS, NOW, SECRET};
 use serde_json::{Map, Value};
-
-const NOW: i64 = 1_750_000_000;
-const ISS: &str = "https://auth.example";
-const AUD: &str = "api";
-
-fn measure(mut f: impl FnMut() -> bool) -> f64 {
-    let budget = Duration::from_secs_f64(std::env::var("PORTCULLIS_BENCH_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(2.0));
-    for _ in 0..1000 {
-        assert!(f());
-    }
-    let start = Instant::now();
-    let mut n = 0u64;
-    while n < 2_000_000 {
-        for _ in 0..100 {
-            assert!(black_box(f()));
-        }
-        n += 100;
-        if start.elapsed() >= budget {
-            break;
-        }
-    }
-    n as f64 / start.elapsed().as_secs_f64()
-}
 
 fn raw<A: AlgorithmExt>(alg: &A, key: &A::VerifyingKey, token: &str, time: &TimeOptions<impl Fn() -> DateTime<Utc>>) -> bool {
     let Ok(untrusted) = UntrustedToken::new(token) else { return false };
@@ -50,30 +27,23 @@ fn jwk(keys: &JwtKeys) -> JsonWebKey<'static> {
 
 fn main() {
     let time = TimeOptions::new(chrono::Duration::seconds(60), || DateTime::from_timestamp(NOW, 0).unwrap());
-    let claims = JwtClaims::new(ISS, "alice", AUD, TokenType::Access, NOW - 10, 900, "bench-jti-0001");
-    let options = ValidationOptions::new(ISS, AUD, TokenType::Access);
-    for alg in [Algorithm::Hs256, Algorithm::Es256, Algorithm::EdDsa] {
-        let secret = [42u8; 32];
-        let key = match alg {
-            Algorithm::Hs256 => SigningKey::from_bytes(alg, &secret).unwrap(),
-            _ => SigningKey::generate(alg, &OsRandom).unwrap(),
-        };
-        let keys = JwtKeys::new(key);
-        let token = keys.issue(&claims).unwrap();
-        let validator = Validator::new(&keys, options.clone());
-        let ours = measure(|| validator.verify(black_box(&token), NOW).is_ok());
+    let options = options();
+    for case in cases() {
+        let (alg, keys, token) = (case.alg, &case.keys, &case.token);
+        let validator = Validator::new(keys, options.clone());
+        let ours = measure(|| validator.verify(black_box(token), NOW).is_ok());
         let theirs = match alg {
             Algorithm::Hs256 => {
-                let k = Hs256Key::new(secret);
-                measure(|| raw(&Hs256, &k, black_box(&token), &time))
+                let k = Hs256Key::new(SECRET);
+                measure(|| raw(&Hs256, &k, black_box(token), &time))
             }
             Algorithm::Es256 => {
-                let k = <Es256 as jwt_compact::Algorithm>::VerifyingKey::try_from(&jwk(&keys)).unwrap();
-                measure(|| raw(&Es256, &k, black_box(&token), &time))
+                let k = <Es256 as jwt_compact::Algorithm>::VerifyingKey::try_from(&jwk(keys)).unwrap();
+                measure(|| raw(&Es256, &k, black_box(token), &time))
             }
             _ => {
-                let k = <Ed25519 as jwt_compact::Algorithm>::VerifyingKey::try_from(&jwk(&keys)).unwrap();
-                measure(|| raw(&Ed25519, &k, black_box(&token), &time))
+                let k = <Ed25519 as jwt_compact::Algorithm>::VerifyingKey::try_from(&jwk(keys)).unwrap();
+                measure(|| raw(&Ed25519, &k, black_box(token), &time))
             }
         };
         println!(
