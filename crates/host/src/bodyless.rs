@@ -42,7 +42,7 @@ pub fn request<B>(req: &Request<B>) -> BodylessRequest {
 
 /// The component's response for hyper; `None` if it is not a valid HTTP response.
 pub fn response(response: BodylessResponse) -> Option<Response<HyperOutgoingBody>> {
-    let mut out = Response::new(Full::new(Bytes::from(response.body)).map_err(|never: Infallible| match never {}).boxed_unsync());
+    let mut out = Response::new(whole_body(Bytes::from(response.body)));
     *out.status_mut() = StatusCode::from_u16(response.status).ok()?;
     for (name, value) in response.headers {
         let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
@@ -51,4 +51,9 @@ pub fn response(response: BodylessResponse) -> Option<Response<HyperOutgoingBody
         }
     }
     Some(out)
+}
+
+/// A body sent in one piece, as a response body of `wasi:http`'s type.
+pub fn whole_body(bytes: Bytes) -> HyperOutgoingBody {
+    Full::new(bytes).map_err(|never: Infallible| match never {}).boxed_unsync()
 }

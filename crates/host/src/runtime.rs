@@ -14,13 +14,13 @@ use anyhow::{Context as _, Result};
 use wasmtime::component::{InstancePre, Linker, ResourceTable};
 use wasmtime::{Config, Engine, Store, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
-use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyPre};
+use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyIndices};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
 use portcullis_host::{AuditIssue, DenyOutgoingHttp, Failure, Managed, ManagedPre};
 use portcullis_host::Storage;
 
-use portcullis_host::bodyless::Bodyless;
+use portcullis_host::bodyless::{Bodyless, BodylessIndices};
 use crate::guest_log::{GuestLog, RequestLog};
 
 /// Memory one instance may grow to.
@@ -69,7 +69,9 @@ pub struct Runtime {
 
 struct Inner {
     pre: InstancePre<Ctx>,
-    proxy: ProxyPre<Ctx>,
+    /// Where the two HTTP exports are, found once; `None` for a component without `bodyless-http`.
+    proxy: ProxyIndices,
+    bodyless: Option<BodylessIndices>,
     managed: ManagedPre<Ctx>,
     storage: Storage,
     guest_env: Vec<(String, String)>,
@@ -124,10 +126,11 @@ impl Runtime {
         portcullis_host::add_to_linker(&mut linker, |ctx: &mut Ctx| &mut ctx.storage).map_err(anyhow::Error::from)?;
         let pre: InstancePre<Ctx> =
             linker.instantiate_pre(&component).map_err(anyhow::Error::from).context("the component does not fit this host")?;
-        let proxy = ProxyPre::new(pre.clone()).map_err(anyhow::Error::from).context("the component exports no wasi:http/incoming-handler")?;
+        let proxy = ProxyIndices::new(&pre).map_err(anyhow::Error::from).context("the component exports no wasi:http/incoming-handler")?;
+        let bodyless = BodylessIndices::new(&pre).ok();
         let managed = ManagedPre::new(pre.clone()).map_err(anyhow::Error::from).context("the component exports no portcullis:auth/admin")?;
         start_epoch_ticker(engine.clone());
-        Ok(Runtime { inner: Arc::new(Inner { pre, proxy, managed, storage, guest_env, idle: Mutex::default() }) })
+        Ok(Runtime { inner: Arc::new(Inner { pre, proxy, bodyless, managed, storage, guest_env, idle: Mutex::default() }) })
     }
 
     /// A fresh store; the guest's stderr goes to its [`GuestLog`].
@@ -143,7 +146,7 @@ impl Runtime {
             limits: StoreLimitsBuilder::new().memory_size(MAX_INSTANCE_MEMORY).build(),
             log,
         };
-        let mut store = Store::new(self.inner.proxy.engine(), ctx);
+        let mut store = Store::new(self.inner.pre.engine(), ctx);
         store.limiter(|ctx| &mut ctx.limits);
         store.set_epoch_deadline(DEADLINE_TICKS);
         store.epoch_deadline_trap();
@@ -159,8 +162,11 @@ impl Runtime {
             None => {
                 let mut store = self.store();
                 let instance = self.inner.pre.instantiate_async(&mut store).await?;
-                let proxy = Proxy::new(&mut store, &instance)?;
-                let bodyless = Bodyless::new(&mut store, &instance).ok();
+                let proxy = self.inner.proxy.load(&mut store, &instance)?;
+                let bodyless = match &self.inner.bodyless {
+                    Some(indices) => Some(indices.load(&mut store, &instance)?),
+                    None => None,
+                };
                 HttpInstance { store, proxy, bodyless, served: 0 }
             }
         };

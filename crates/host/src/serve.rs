@@ -9,7 +9,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Result;
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
 use hyper::{Request, Response, StatusCode};
@@ -148,7 +147,7 @@ async fn run_bodyless(runtime: &Runtime, mut instance: HttpInstance, req: &Reque
             portcullis_host::bodyless::response(response).ok_or_else(|| anyhow::anyhow!("the component answered with an invalid response"))
         }
         Err(e) => {
-            eprintln!("portcullis: the component trapped: {}", one_line(&format!("{e:#}")));
+            log_trap(&e);
             Err(e.into())
         }
     }
@@ -168,7 +167,7 @@ async fn run_streamed(runtime: &Runtime, mut instance: HttpInstance, req: Reques
         let result = proxy.wasi_http_incoming_handler().call_handle(&mut *store, incoming, outparam).await;
         match &result {
             Ok(()) => pool.recycle(instance),
-            Err(e) => eprintln!("portcullis: the component trapped: {}", one_line(&format!("{e:#}"))),
+            Err(e) => log_trap(e),
         }
         result
     });
@@ -186,10 +185,15 @@ async fn run_streamed(runtime: &Runtime, mut instance: HttpInstance, req: Reques
 /// The host's own answer when the guest could not give one.
 fn internal_error() -> Response<HyperOutgoingBody> {
     let body = Bytes::from_static(br#"{"detail":[{"msg":"internal error","type":"internal_error"}]}"#);
-    let mut response = Response::new(Full::new(body).map_err(|never: Infallible| match never {}).boxed_unsync());
+    let mut response = Response::new(portcullis_host::bodyless::whole_body(body));
     *response.status_mut() = StatusCode::INTERNAL_SERVER_ERROR;
     response.headers_mut().insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     response
+}
+
+/// A trap ends its request with a 500 and drops its instance; the operator's log says why.
+fn log_trap(e: &wasmtime::Error) {
+    eprintln!("portcullis: the component trapped: {}", one_line(&format!("{e:#}")));
 }
 
 fn one_line(text: &str) -> String {
