@@ -31,35 +31,34 @@ const CHUNK: u64 = 4096;
 impl incoming_handler::Guest for Component {
     fn handle(request: IncomingRequest, response_out: ResponseOutparam) {
         let response = respond(|limit| read_request(request, limit));
-        log_error(&response);
         write_response(response_out, response);
     }
 }
 
 impl bodyless_http::Guest for Component {
     fn handle(request: bodyless_http::Request) -> bodyless_http::Response {
-        let response = respond(|_| bodyless_request(request));
-        log_error(&response);
-        let (parts, body) = response.into_parts();
-        let mut headers: Vec<(String, Vec<u8>)> =
-            parts.headers.iter().map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec())).collect();
-        if !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
-            headers.push((http::header::CONTENT_LENGTH.as_str().to_owned(), body.len().to_string().into_bytes()));
-        }
+        let (parts, body) = respond(|_| bodyless_request(request)).into_parts();
+        let headers = parts.headers.iter().map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec())).collect();
         bodyless_http::Response { status: parts.status.as_u16(), headers, body }
     }
 }
 
-/// The host's log for this request; never holds a token or a secret.
-fn log_error(response: &Response<Vec<u8>>) {
+/// The API's answer to the request `read` makes (given the body limit), or the error reading
+/// it gave, with its `Content-Length`; its error line, if any, goes to the host's log for this
+/// request (it never holds a token or a secret).
+fn respond(read: impl FnOnce(usize) -> Result<Request<Vec<u8>>, ApiError>) -> Response<Vec<u8>> {
+    let mut response = answer(read);
     if let Some(ErrorLog(line)) = response.extensions().get::<ErrorLog>() {
         eprintln!("{line}");
     }
+    if !response.headers().contains_key(http::header::CONTENT_LENGTH) {
+        let length = HeaderValue::from(response.body().len());
+        response.headers_mut().insert(http::header::CONTENT_LENGTH, length);
+    }
+    response
 }
 
-/// The API's answer to the request `read` makes (given the body limit), or the error reading
-/// it gave.
-fn respond(read: impl FnOnce(usize) -> Result<Request<Vec<u8>>, ApiError>) -> Response<Vec<u8>> {
+fn answer(read: impl FnOnce(usize) -> Result<Request<Vec<u8>>, ApiError>) -> Response<Vec<u8>> {
     let instance = match instance() {
         Ok(instance) => instance,
         Err(e) => return error_response(&ApiError::Core(e), "portcullis"),
@@ -176,9 +175,6 @@ fn write_response(out: ResponseOutparam, response: Response<Vec<u8>>) {
     let headers = Fields::new();
     for (name, value) in &parts.headers {
         let _ = headers.append(name.as_str(), value.as_bytes());
-    }
-    if !parts.headers.contains_key(http::header::CONTENT_LENGTH) {
-        let _ = headers.append(http::header::CONTENT_LENGTH.as_str(), body.len().to_string().as_bytes());
     }
     let outgoing = OutgoingResponse::new(headers);
     // Always accepted: `http::StatusCode` holds only 100-999.
