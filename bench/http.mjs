@@ -8,7 +8,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { start, startServe, stop } from './servers.mjs';
-import { wrk } from './wrk.mjs';
+import { median, wrk } from './wrk.mjs';
 
 const target = resolve(process.argv[2] ?? 'target/bench');
 const SECONDS = Number(process.argv[3] ?? process.env.PORTCULLIS_BENCH_HTTP_SECONDS ?? 10);
@@ -53,7 +53,6 @@ async function main() {
       for (let round = 0; round < ROUNDS; round++) {
         for (const [name, { url, headers }] of Object.entries(servers)) runs[name].push(await wrk(`${url}/auth?scope=read:all`, c, seconds, headers));
       }
-      const median = (list, key) => list.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(ROUNDS / 2)];
       const line = { bench: 'http-serve', connections: c, seconds: seconds * ROUNDS, rounds: ROUNDS };
       for (const [name, list] of Object.entries(runs)) {
         Object.assign(line, {

@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { startServe, stop } from './servers.mjs';
-import { wrk } from './wrk.mjs';
+import { median, wrk } from './wrk.mjs';
 
 const target = resolve(process.argv[2]);
 const dirs = process.argv.slice(3).map((d) => resolve(d));
@@ -48,10 +48,9 @@ async function main() {
     }
     for (const { tokens, runs } of cases) {
       for (const c of CONNECTIONS) {
-        const median = (key) => runs[c].map((r) => r[key]).sort((a, b) => a - b)[Math.floor(ROUNDS / 2)];
         console.log(JSON.stringify({
           bench: 'scale-http', tokens, connections: c, seconds: SECONDS, rounds: ROUNDS, working_set: 1000,
-          rps: median('rps'), p50_ms: median('p50_ms'), p99_ms: median('p99_ms'),
+          rps: median(runs[c], 'rps'), p50_ms: median(runs[c], 'p50_ms'), p99_ms: median(runs[c], 'p99_ms'),
         }));
       }
     }

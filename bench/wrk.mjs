@@ -22,3 +22,8 @@ export async function wrk(url, connections, seconds, headers = [], { script, env
     errors: non2xx ? Number(non2xx[1]) : 0,
   };
 }
+
+// The median of `key` over the results of several rounds of the same run.
+export function median(runs, key) {
+  return runs.map((r) => r[key]).sort((a, b) => a - b)[Math.floor(runs.length / 2)];
+}
