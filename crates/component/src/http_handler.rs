@@ -19,12 +19,6 @@ use crate::instance::instance;
 use crate::system::block_on;
 use crate::Component;
 
-/// Names the header in which the host passes the client's address (unset: no address). Only a
-/// host that overwrites the header on every request may set this.
-const CLIENT_IP_HEADER_VAR: &str = "PORTCULLIS_HOST_CLIENT_IP_HEADER";
-/// Test hook: a request for this path makes the guest trap, so hosts can test that a trap on
-/// one request leaves the server up. Never set in production.
-const TRAP_PATH_VAR: &str = "PORTCULLIS_HOST_TEST_TRAP_PATH";
 /// Bytes per `blocking-read`/`blocking-write-and-flush` (the latter allows at most 4096).
 const CHUNK: u64 = 4096;
 
@@ -68,12 +62,8 @@ fn answer(read: impl FnOnce(usize) -> Result<Request<Vec<u8>>, ApiError>) -> Res
         Ok(request) => request,
         Err(e) => return error_response(&e, realm),
     };
-    if std::env::var(TRAP_PATH_VAR).is_ok_and(|p| !p.is_empty() && p == request.uri().path()) {
-        panic!("trap requested by {TRAP_PATH_VAR}");
-    }
-    let client_ip = std::env::var(CLIENT_IP_HEADER_VAR)
-        .ok()
-        .and_then(|name| request.headers().get(name.as_str())?.to_str().ok().map(str::to_owned));
+    instance.host.check_trap(request.uri().path());
+    let client_ip = instance.host.client_ip_header.as_ref().and_then(|name| request.headers().get(name)?.to_str().ok().map(str::to_owned));
     block_on(instance.api.handle(request, client_ip.as_deref()))
 }
 
