@@ -1,15 +1,44 @@
 use std::path::Path;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, MutexGuard, Once};
+use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use portcullis::{Dialect, QueryResult, Row, Sql, Statement, StoreError, Value};
 use rusqlite::types::{ToSqlOutput, ValueRef};
 use rusqlite::{Connection, ErrorCode, ToSql};
 
+/// How long one read transaction serves [`SqliteSql::with_snapshot`] reads: the most by which
+/// a read can trail a write committed by another process. This handle's own writes are seen at
+/// once.
+pub const SNAPSHOT_REUSE: Duration = Duration::from_millis(1);
+/// How often a thread ends a read transaction left open past [`SNAPSHOT_REUSE`] because no
+/// read or write came to end it, so that an idle handle does not hold back WAL checkpoints.
+const SWEEP_EVERY: Duration = Duration::from_millis(10);
+
 /// SQLite, in a file or in memory, behind the core's [`Sql`] trait.
 #[derive(Clone)]
 pub struct SqliteSql {
-    conn: Arc<Mutex<Connection>>,
+    conn: Arc<Mutex<Handle>>,
+    sweeper: Arc<Once>,
+}
+
+/// The connection, and the read transaction it keeps open for [`SqliteSql::with_snapshot`].
+struct Handle {
+    conn: Connection,
+    /// When the open read transaction began; `None` when there is none.
+    reading_since: Option<Instant>,
+}
+
+impl Handle {
+    /// Ends the read transaction, if one is open.
+    fn end_read(&mut self) {
+        if self.reading_since.take().is_some() && !self.conn.is_autocommit() {
+            // A read-only transaction has nothing to commit; should COMMIT fail, ROLLBACK ends it.
+            if self.conn.execute_batch("COMMIT").is_err() {
+                let _ = self.conn.execute_batch("ROLLBACK");
+            }
+        }
+    }
 }
 
 impl SqliteSql {
@@ -33,14 +62,65 @@ impl SqliteSql {
     fn configure(conn: Connection) -> Result<Self, StoreError> {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(store_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(store_error)?;
-        Ok(SqliteSql { conn: Arc::new(Mutex::new(conn)) })
+        Ok(SqliteSql { conn: Arc::new(Mutex::new(Handle { conn, reading_since: None })), sweeper: Arc::new(Once::new()) })
     }
 
-    /// Runs `f` with the connection (the host's SQLite KV shares it).
-    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
-        let conn = self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
-        f(&conn).map_err(store_error)
+    fn lock(&self) -> MutexGuard<'_, Handle> {
+        lock(&self.conn)
     }
+
+    /// Runs `f` with the connection in autocommit mode (the host's SQLite KV shares it).
+    pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let mut handle = self.lock();
+        handle.end_read();
+        f(&handle.conn).map_err(store_error)
+    }
+
+    /// Whether no read transaction is open (tests).
+    #[cfg(test)]
+    pub(crate) fn is_idle(&self) -> bool {
+        let handle = self.lock();
+        handle.reading_since.is_none() && handle.conn.is_autocommit()
+    }
+
+    /// Runs the read-only `f` in a read transaction that is kept open for the reads of the next
+    /// [`SNAPSHOT_REUSE`], and ended before any write through this handle. A read then costs no
+    /// file locks of its own (a WAL read transaction takes and releases one per start), at the
+    /// price of not seeing another process's writes for up to that long.
+    pub(crate) fn with_snapshot<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        self.sweeper.call_once(|| start_sweeper(Arc::downgrade(&self.conn)));
+        let mut handle = self.lock();
+        if handle.reading_since.is_none_or(|since| since.elapsed() >= SNAPSHOT_REUSE) {
+            handle.end_read();
+            handle.conn.execute_batch("BEGIN").map_err(store_error)?;
+            handle.reading_since = Some(Instant::now());
+        }
+        let result = f(&handle.conn);
+        if result.is_err() {
+            handle.end_read();
+        }
+        result.map_err(store_error)
+    }
+}
+
+fn lock(handle: &Mutex<Handle>) -> MutexGuard<'_, Handle> {
+    handle.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+}
+
+/// Ends the handle's read transaction once it is past its window, until the handle is dropped.
+/// Should the thread not start, the next read or write still ends it.
+fn start_sweeper(handle: std::sync::Weak<Mutex<Handle>>) {
+    let sweep = move || loop {
+        std::thread::sleep(SWEEP_EVERY);
+        let Some(handle) = handle.upgrade() else {
+            return;
+        };
+        let mut handle = lock(&handle);
+        if handle.reading_since.is_some_and(|since| since.elapsed() >= SNAPSHOT_REUSE) {
+            handle.end_read();
+        }
+    };
+    drop(std::thread::Builder::new().name("portcullis-sqlite".into()).spawn(sweep));
 }
 
 struct Param<'a>(&'a Value);

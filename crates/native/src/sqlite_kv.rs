@@ -65,7 +65,7 @@ impl SqliteKv {
 impl Kv for SqliteKv {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         let now = (self.now)();
-        self.db.with_conn(|conn| {
+        self.db.with_snapshot(|conn| {
             conn.prepare_cached("SELECT value FROM kv WHERE key = ? AND (expires_ms IS NULL OR expires_ms > ?)")?
                 .query_row(params![key, now], |row| row.get(0))
                 .optional()
@@ -154,5 +154,31 @@ mod tests {
         // Opening again leaves the converted table alone.
         let again = SqliteKv::new(db, Arc::new(|| 6000)).unwrap();
         assert_eq!(block_on(again.list_keys("", None)).unwrap().keys, ["other", "token:a"]);
+    }
+
+    #[test]
+    fn reads_share_a_snapshot_briefly_and_never_miss_their_own_writes() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.sqlite");
+        let now: NowFn = Arc::new(|| 1000);
+        // `other` stands for another process: a connection of its own to the same file.
+        let (kv, other) = (SqliteKv::new(SqliteSql::open(&path).unwrap(), now.clone()).unwrap(), SqliteKv::open(&path).unwrap());
+        assert_eq!(block_on(kv.get("token:a")).unwrap(), None);
+        // The other connection writes beside the open read transaction (WAL), without waiting.
+        block_on(other.set("token:a", b"theirs")).unwrap();
+        // This handle's own write ends its snapshot, so the read after it sees both writes.
+        block_on(kv.set("token:b", b"ours")).unwrap();
+        assert_eq!(block_on(kv.get("token:b")).unwrap(), Some(b"ours".to_vec()));
+        assert_eq!(block_on(kv.get("token:a")).unwrap(), Some(b"theirs".to_vec()));
+        // Another process's write is seen once the window has passed.
+        block_on(other.delete("token:a")).unwrap();
+        std::thread::sleep(crate::sqlite::SNAPSHOT_REUSE);
+        assert_eq!(block_on(kv.get("token:a")).unwrap(), None);
+        // Left idle, the read transaction is ended by the sweeper (bounded wait).
+        let ended = (0..200).any(|_| {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+            kv.db.is_idle()
+        });
+        assert!(ended, "the idle read transaction was not ended");
     }
 }
