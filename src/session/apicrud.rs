@@ -18,7 +18,7 @@ const RESERVED: [&str; 5] = ["auth", "exp", "iss", "jti", "sub"];
 const KEY_PART: usize = 8;
 const MAX_UID_LEN: usize = 256;
 
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Clone)]
 struct Stored {
     hash: SecretHash,
     claims: Map<String, Json>,

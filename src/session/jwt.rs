@@ -97,7 +97,7 @@ pub struct JwtUser {
 }
 
 /// What the KV fast path keeps per session family: the one live access token.
-#[derive(Serialize, Deserialize)]
+#[derive(Serialize, Deserialize, Clone)]
 struct SessionMarker {
     access_jti: String,
     username: String,

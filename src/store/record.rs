@@ -2,6 +2,7 @@
 //! its storage key, and carries its own expiry, so a backend that keeps it past its TTL (or cannot
 //! expire at all) still reads it as absent.
 
+use std::any::Any;
 use std::cell::RefCell;
 use std::collections::HashMap;
 
@@ -37,16 +38,26 @@ struct EnvelopeOut<'a, T> {
     data: &'a T,
 }
 
-#[derive(Deserialize)]
+#[derive(Deserialize, Clone)]
 struct EnvelopeIn<T> {
     exp: Option<UnixTime>,
     data: T,
 }
 
+impl<T> EnvelopeIn<T> {
+    fn read(self, now: UnixTime) -> Read<T> {
+        match self.exp {
+            Some(exp) if exp <= now => Read::Expired,
+            _ => Read::Valid(self.data),
+        }
+    }
+}
+
 /// Records opened recently, by storage key, each with the exact sealed bytes it was opened
-/// from. A record read again with the same bytes skips AES-GCM (software in wasm, the bulk of a
-/// token check there); the KV read itself always happens, so a deleted or rewritten record is
-/// seen at once. Holds at most [`OpenedRecords::CAPACITY`] records and starts over when full.
+/// from and what they held. A record read again with the same bytes is neither decrypted
+/// (AES-GCM is software in wasm, the bulk of a token check there) nor parsed again; the KV read
+/// itself always happens, so a deleted or rewritten record is seen at once. Holds at most
+/// [`OpenedRecords::CAPACITY`] records and starts over when full.
 #[derive(Default)]
 pub(crate) struct OpenedRecords {
     entries: RefCell<HashMap<String, Opened>>,
@@ -54,27 +65,34 @@ pub(crate) struct OpenedRecords {
 
 struct Opened {
     sealed: Vec<u8>,
-    plaintext: Zeroizing<Vec<u8>>,
+    /// The record's `EnvelopeIn<T>`, of the type it was written or read as.
+    record: Box<dyn Any>,
 }
 
 impl OpenedRecords {
     const CAPACITY: usize = 1024;
 
-    /// Runs `f` on the plaintext of `sealed` if it is the record last opened under `key`.
-    fn with<R>(&self, key: &str, sealed: &[u8], f: impl FnOnce(&[u8]) -> R) -> Option<R> {
+    /// What `sealed` holds, if it is the record last opened under `key` (and read as a `T`).
+    fn get<T: Clone + 'static>(&self, key: &str, sealed: &[u8]) -> Option<EnvelopeIn<T>> {
         let entries = self.entries.borrow();
-        let opened = entries.get(key).filter(|opened| opened.sealed == sealed)?;
-        Some(f(&opened.plaintext))
+        let opened = entries.get(key).filter(|opened| same_bytes(&opened.sealed, sealed))?;
+        opened.record.downcast_ref::<EnvelopeIn<T>>().cloned()
     }
 
-    fn insert(&self, key: &str, sealed: &[u8], plaintext: &[u8]) {
+    fn insert<T: 'static>(&self, key: &str, sealed: &[u8], record: EnvelopeIn<T>) {
         let mut entries = self.entries.borrow_mut();
         if entries.len() >= Self::CAPACITY && !entries.contains_key(key) {
             entries.clear();
         }
-        let opened = Opened { sealed: sealed.to_vec(), plaintext: Zeroizing::new(plaintext.to_vec()) };
-        entries.insert(key.to_owned(), opened);
+        entries.insert(key.to_owned(), Opened { sealed: sealed.to_vec(), record: Box::new(record) });
     }
+}
+
+/// Whether two byte strings are equal, compared a word at a time (wasm's `memcmp` goes byte by
+/// byte). For sealed records, which are not secret: the time taken may depend on the bytes.
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    let ((a_words, a_rest), (b_words, b_rest)) = (a.as_chunks::<8>(), b.as_chunks::<8>());
+    a.len() == b.len() && a_rest == b_rest && a_words.iter().zip(b_words).all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
 }
 
 /// Reads and writes sealed records in a [`Kv`].
@@ -88,14 +106,14 @@ pub(crate) struct Records<'a> {
 
 impl Records<'_> {
     /// Writes `data` under `key`, expiring at `exp` (KV TTL = time to expiry).
-    pub(crate) async fn put<T: Serialize>(
+    pub(crate) async fn put<T: Serialize + Clone + 'static>(
         &self,
         key: &str,
         data: &T,
         exp: Option<UnixTime>,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        let plaintext = zeroize::Zeroizing::new(
+        let plaintext = Zeroizing::new(
             serde_json::to_vec(&EnvelopeOut { exp, data }).expect("records serialize to JSON"),
         );
         let sealed = self.keys.seal(key.as_bytes(), &plaintext, self.rng);
@@ -105,36 +123,50 @@ impl Records<'_> {
             Some(exp) => self.kv.set_with_ttl(key, &sealed, exp.saturating_sub(now).max(1) as u64).await?,
             None => self.kv.set(key, &sealed).await?,
         }
-        self.opened.insert(key, &sealed, &plaintext);
+        self.opened.insert(key, &sealed, EnvelopeIn { exp, data: data.clone() });
         Ok(())
     }
 
-    pub(crate) async fn get<T: DeserializeOwned>(&self, key: &str, now: UnixTime) -> Result<Read<T>, StoreError> {
+    pub(crate) async fn get<T: DeserializeOwned + Clone + 'static>(&self, key: &str, now: UnixTime) -> Result<Read<T>, StoreError> {
         let Some(sealed) = self.kv.get(key).await? else {
             return Ok(Read::Absent);
         };
         Ok(self.decode(key, &sealed, now))
     }
 
-    pub(crate) fn decode<T: DeserializeOwned>(&self, key: &str, sealed: &[u8], now: UnixTime) -> Read<T> {
-        if let Some(read) = self.opened.with(key, sealed, |plaintext| Self::parse(plaintext, now)) {
-            return read;
+    pub(crate) fn decode<T: DeserializeOwned + Clone + 'static>(&self, key: &str, sealed: &[u8], now: UnixTime) -> Read<T> {
+        if let Some(record) = self.opened.get::<T>(key, sealed) {
+            return record.read(now);
         }
         let Some(plaintext) = self.keys.open(key.as_bytes(), sealed) else {
             return Read::Malformed;
         };
-        let read = Self::parse(&plaintext, now);
-        if !matches!(read, Read::Malformed) {
-            self.opened.insert(key, sealed, &plaintext);
-        }
-        read
-    }
-
-    fn parse<T: DeserializeOwned>(plaintext: &[u8], now: UnixTime) -> Read<T> {
-        match serde_json::from_slice::<EnvelopeIn<T>>(plaintext) {
-            Ok(envelope) if envelope.exp.is_some_and(|exp| exp <= now) => Read::Expired,
-            Ok(envelope) => Read::Valid(envelope.data),
+        match serde_json::from_slice::<EnvelopeIn<T>>(&plaintext) {
+            Ok(record) => {
+                self.opened.insert(key, sealed, record.clone());
+                record.read(now)
+            }
             Err(_) => Read::Malformed,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::same_bytes;
+
+    #[test]
+    fn same_bytes_is_byte_equality() {
+        let a: Vec<u8> = (0..=40).collect();
+        for len in [0, 1, 7, 8, 9, 16, 41] {
+            assert!(same_bytes(&a[..len], &a[..len]));
+            for at in 0..len {
+                let mut b = a[..len].to_vec();
+                b[at] ^= 0x80;
+                assert!(!same_bytes(&a[..len], &b), "len {len}, byte {at}");
+            }
+        }
+        assert!(!same_bytes(&a[..8], &a[..9]));
+        assert!(!same_bytes(&a[..9], &a[..8]));
     }
 }

@@ -16,6 +16,7 @@ use crate::env::{Env, UnixTime};
 use crate::error::{ConfigError, Error, RequestError, Result};
 use crate::store::record::{OpenedRecords, Read, Records};
 use crate::store::{Statement, StoreError};
+use subtle::ConstantTimeEq;
 
 /// Tokens deleted per SQL batch (each with its history entry).
 const DELETE_CHUNK: usize = 400;
@@ -121,9 +122,11 @@ impl TokenService {
 
     fn bootstrap(&self, token: &Token) -> Option<TokenData> {
         let bootstrap = self.config.bootstrap_token.as_ref()?;
-        let secret_matches = crate::crypto::SecretBytes::new(bootstrap.secret().to_vec())
-            == crate::crypto::SecretBytes::new(token.secret().to_vec());
-        (bootstrap.key() == token.key() && secret_matches).then(|| TokenData {
+        // The key names the token and is no secret; only the secret is compared in constant time.
+        if bootstrap.key() != token.key() {
+            return None;
+        }
+        bool::from(bootstrap.secret().ct_eq(token.secret())).then(|| TokenData {
             key: bootstrap.key().clone(),
             username: BOOTSTRAP_USERNAME.to_owned(),
             token_type: TokenType::Service,
