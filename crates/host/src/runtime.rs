@@ -118,6 +118,10 @@ impl Runtime {
     pub fn load(component: &Path, cache_dir: Option<&Path>, storage: Storage, guest_env: Vec<(String, String)>) -> Result<Self> {
         let mut config = Config::new();
         config.epoch_interruption(true);
+        if std::env::var_os("PORTCULLIS_HOST_PERFMAP").is_some_and(|v| v == "1") {
+            // For `perf`: the guest's functions by name in /tmp/perf-PID.map.
+            config.profiler(wasmtime::ProfilingStrategy::PerfMap);
+        }
         let engine = Engine::new(&config).map_err(anyhow::Error::from)?;
         let component = portcullis_host::load_component(&engine, component, cache_dir)?;
         let mut linker: Linker<Ctx> = Linker::new(&engine);
