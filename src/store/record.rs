@@ -58,6 +58,10 @@ impl<T> EnvelopeIn<T> {
 /// (AES-GCM is software in wasm, the bulk of a token check there) nor parsed again; the KV read
 /// itself always happens, so a deleted or rewritten record is seen at once. Holds at most
 /// [`OpenedRecords::CAPACITY`] records and starts over when full.
+///
+/// The parsed records stay in memory as long as their entry and are not zeroized. Token records
+/// hold only the secret's hash, but apicrud session records hold their claims: those live on in
+/// the instance's memory after the request, as long as the session is being used.
 #[derive(Default)]
 pub(crate) struct OpenedRecords {
     entries: RefCell<HashMap<String, Opened>>,

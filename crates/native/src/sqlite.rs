@@ -65,13 +65,9 @@ impl SqliteSql {
         Ok(SqliteSql { conn: Arc::new(Mutex::new(Handle { conn, reading_since: None })), sweeper: Arc::new(Once::new()) })
     }
 
-    fn lock(&self) -> MutexGuard<'_, Handle> {
-        lock(&self.conn)
-    }
-
     /// Runs `f` with the connection in autocommit mode (the host's SQLite KV shares it).
     pub(crate) fn with_conn<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
-        let mut handle = self.lock();
+        let mut handle = lock(&self.conn);
         handle.end_read();
         f(&handle.conn).map_err(store_error)
     }
@@ -79,7 +75,7 @@ impl SqliteSql {
     /// Whether no read transaction is open (tests).
     #[cfg(test)]
     pub(crate) fn is_idle(&self) -> bool {
-        let handle = self.lock();
+        let handle = lock(&self.conn);
         handle.reading_since.is_none() && handle.conn.is_autocommit()
     }
 
@@ -89,7 +85,7 @@ impl SqliteSql {
     /// price of not seeing another process's writes for up to that long.
     pub(crate) fn with_snapshot<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
         self.sweeper.call_once(|| start_sweeper(Arc::downgrade(&self.conn)));
-        let mut handle = self.lock();
+        let mut handle = lock(&self.conn);
         if handle.reading_since.is_none_or(|since| since.elapsed() >= SNAPSHOT_REUSE) {
             handle.end_read();
             handle.conn.execute_batch("BEGIN").map_err(store_error)?;
