@@ -22,6 +22,10 @@ pub const MINIMUM_LIFETIME: i64 = 5 * 60;
 /// time-to-expiry arithmetic (KV TTLs in milliseconds, child lifetimes) never overflows.
 pub const MAX_EXPIRES: i64 = 253_402_300_799;
 
+/// The longest `validation_cache_seconds` accepted: a revoked token is accepted for at most
+/// this long by an instance that validated it before (on top of KV propagation).
+pub const MAX_VALIDATION_CACHE_SECONDS: u64 = 300;
+
 /// Settings of the token service.
 #[derive(Clone, Debug)]
 pub struct TokenConfig {
@@ -33,6 +37,9 @@ pub struct TokenConfig {
     pub known_scopes: Vec<String>,
     /// A token that authenticates as the built-in administrator.
     pub bootstrap_token: Option<Token>,
+    /// How long a validated token may be kept in memory and accepted again without reading KV
+    /// (0: never). The fast path's revocation lag is KV propagation plus this.
+    pub validation_cache_seconds: u64,
 }
 
 impl Default for TokenConfig {
@@ -42,6 +49,7 @@ impl Default for TokenConfig {
             session_lifetime: DEFAULT_SESSION_LIFETIME,
             known_scopes: Vec::new(),
             bootstrap_token: None,
+            validation_cache_seconds: 0,
         }
     }
 }
@@ -54,6 +62,11 @@ impl TokenConfig {
         }
         if self.session_lifetime < 2 * MINIMUM_LIFETIME {
             return Err(ConfigError::Invalid(format!("session lifetime must be at least {} s", 2 * MINIMUM_LIFETIME)));
+        }
+        if self.validation_cache_seconds > MAX_VALIDATION_CACHE_SECONDS {
+            return Err(ConfigError::Invalid(format!(
+                "validation cache must be at most {MAX_VALIDATION_CACHE_SECONDS} s"
+            )));
         }
         if let Some(bad) = self.known_scopes.iter().find(|s| !rules::valid_scope(s)) {
             return Err(ConfigError::Invalid(format!("malformed scope {bad:?}")));

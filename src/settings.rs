@@ -220,6 +220,7 @@ impl Settings {
             session_lifetime: self.session_lifetime,
             known_scopes: self.known_scopes.clone(),
             bootstrap_token: None,
+            validation_cache_seconds: self.validation_cache_seconds,
         };
         match &self.bootstrap_token {
             Some(token) => config.with_bootstrap_token(token),

@@ -5,7 +5,8 @@ mod common;
 
 use common::*;
 use portcullis::{
-    Error, HistoryQuery, Kv, RequestError, TokenChange, TokenChanges, TokenConfig, TokenParseError, TokenType,
+    ConfigError, Error, HistoryQuery, Kv, RequestError, TokenChange, TokenChanges, TokenConfig, TokenParseError, TokenService,
+    TokenType,
 };
 
 #[test]
@@ -330,6 +331,68 @@ fn a_service_that_checked_a_token_before_sees_it_revoked_or_rewritten_elsewhere_
         other.service.delete_token(&admin, "alice", made.key(), None).await.unwrap();
         assert!(matches!(h.service.validate(&token).await, Err(Error::Request(RequestError::InvalidToken))));
     })
+}
+
+#[test]
+fn the_validation_cache_accepts_a_token_revoked_elsewhere_for_its_seconds_only() {
+    run(async {
+        let h = Harness::with_validation_cache(5).await;
+        let other = h.sibling().await;
+        let admin = other.admin().await;
+        let made = other.service.create_user_token(&admin, "alice", "cli", &scopes(&["read:all"]), None, None).await.unwrap();
+        let token = h.service.encode(&made);
+        assert!(h.service.validate(&token).await.is_ok());
+        other.service.delete_token(&admin, "alice", made.key(), None).await.unwrap();
+        // Revoked by another process: kept in this one's memory for up to 5 s (never strictly) ...
+        h.clock.advance(4);
+        assert!(h.service.validate(&token).await.is_ok());
+        assert!(matches!(h.service.validate_strict(&token).await, Err(Error::Request(RequestError::InvalidToken))));
+        // ... and refused from 5 s after it was validated, though it was presented in between.
+        h.clock.advance(1);
+        assert!(matches!(h.service.validate(&token).await, Err(Error::Request(RequestError::InvalidToken))));
+        // Without the cache (the default), the other process's revocation is seen at once.
+        let plain = h.sibling().await;
+        let made = other.service.create_user_token(&admin, "bob", "cli", &scopes(&["read:all"]), None, None).await.unwrap();
+        let token = plain.service.encode(&made);
+        assert!(plain.service.validate(&token).await.is_ok());
+        other.service.delete_token(&admin, "bob", made.key(), None).await.unwrap();
+        assert!(plain.service.validate(&token).await.is_err());
+    })
+}
+
+#[test]
+fn the_validation_cache_forgets_at_once_what_its_own_service_changes_or_revokes() {
+    run(async {
+        let h = Harness::with_validation_cache(60).await;
+        let admin = h.admin().await;
+        let made = h.service.create_user_token(&admin, "alice", "cli", &scopes(&["read:all"]), None, None).await.unwrap();
+        let token = h.service.encode(&made);
+        assert_eq!(h.service.validate(&token).await.unwrap().scopes, scopes(&["read:all"]));
+        // The key of a kept token with another secret is refused.
+        let forged = format!("{}.{}", token.rsplit_once('.').unwrap().0, "A".repeat(22));
+        assert!(matches!(h.service.validate(&forged).await, Err(Error::Request(RequestError::InvalidToken))));
+        let changes = TokenChanges { scopes: Some(scopes(&["read:image"])), ..TokenChanges::default() };
+        h.service.modify_token(&admin, "alice", made.key(), changes, None).await.unwrap();
+        assert_eq!(h.service.validate(&token).await.unwrap().scopes, scopes(&["read:image"]));
+        h.service.delete_token(&admin, "alice", made.key(), None).await.unwrap();
+        assert!(matches!(h.service.validate(&token).await, Err(Error::Request(RequestError::InvalidToken))));
+        // A token that expires is not kept past its expiry.
+        let expiring = h.service.create_user_token(&admin, "alice", "soon", &scopes(&["read:all"]), Some(NOW + 600), None).await.unwrap();
+        let expiring = h.service.encode(&expiring);
+        h.clock.advance(599);
+        assert!(h.service.validate(&expiring).await.is_ok());
+        h.clock.advance(1);
+        assert!(h.service.validate(&expiring).await.is_err());
+    })
+}
+
+#[test]
+fn a_validation_cache_longer_than_five_minutes_is_refused() {
+    let env = run(Harness::new()).env;
+    let config = TokenConfig { validation_cache_seconds: 301, ..common::config() };
+    assert!(matches!(TokenService::new(env.clone(), common::key_ring(), config), Err(ConfigError::Invalid(_))));
+    let config = TokenConfig { validation_cache_seconds: 300, ..common::config() };
+    assert!(TokenService::new(env, common::key_ring(), config).is_ok());
 }
 
 #[test]

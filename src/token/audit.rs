@@ -147,6 +147,10 @@ impl TokenService {
                 note(AuditKind::OutlivesParent, row.key.as_str(), format!("expires after its parent ({limit})"), fixed);
             }
         }
+        if fix {
+            // Records were deleted or rewritten beside the KV store's own paths.
+            self.validated.clear();
+        }
         Ok(report)
     }
 }

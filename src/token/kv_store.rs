@@ -2,6 +2,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::validated::ValidatedTokens;
 use super::{Token, TokenData, TokenKey};
 use crate::crypto::{hash_secret, SecretHash};
 use crate::env::UnixTime;
@@ -22,9 +23,11 @@ pub(crate) struct StoredToken {
     pub data: TokenData,
 }
 
-/// Token data in KV, keyed by the token key.
+/// Token data in KV, keyed by the token key. Every write and delete here also drops the
+/// token from this instance's validated-token cache.
 pub(crate) struct TokenKvStore<'a> {
     pub records: Records<'a>,
+    pub validated: &'a ValidatedTokens,
 }
 
 impl TokenKvStore<'_> {
@@ -54,23 +57,29 @@ impl TokenKvStore<'_> {
         now: UnixTime,
     ) -> Result<(), StoreError> {
         let stored = StoredToken { hash: hash_secret(token.secret()), derived_with, data: data.clone() };
+        self.validated.forget(token.key());
         self.records.put(&keys::token(token.key().as_str()), &stored, data.expires, now).await
     }
 
     /// Rewrites the data of an existing record, keeping its secret hash.
     pub(crate) async fn restore(&self, stored: &StoredToken, now: UnixTime) -> Result<(), StoreError> {
+        self.validated.forget(&stored.data.key);
         self.records.put(&keys::token(stored.data.key.as_str()), stored, stored.data.expires, now).await
     }
 
     /// The data of `token` if it is valid: present, unexpired, and its secret matches (compared
     /// in constant time).
     pub(crate) async fn get_data(&self, token: &Token, now: UnixTime) -> Result<Option<TokenData>, StoreError> {
+        Ok(self.get_valid(token, now).await?.map(|stored| stored.data))
+    }
+
+    /// [`TokenKvStore::get_data`] with the record's secret hash.
+    pub(crate) async fn get_valid(&self, token: &Token, now: UnixTime) -> Result<Option<StoredToken>, StoreError> {
         Ok(self
             .read(token.key(), now)
             .await?
             .valid()
-            .filter(|stored| stored.hash.matches(token.secret()) && stored.data.key == *token.key())
-            .map(|stored| stored.data))
+            .filter(|stored| stored.hash.matches(token.secret()) && stored.data.key == *token.key()))
     }
 
     /// The record under `key` without checking any secret. Internal use only: never call this
@@ -92,6 +101,7 @@ impl TokenKvStore<'_> {
 
     pub(crate) async fn delete(&self, key: &TokenKey) -> Result<bool, StoreError> {
         let kv_key = keys::token(key.as_str());
+        self.validated.forget(key);
         let existed = self.records.kv.exists(&kv_key).await?;
         self.records.kv.delete(&kv_key).await?;
         Ok(existed)
@@ -104,6 +114,7 @@ impl TokenKvStore<'_> {
     }
 
     pub(crate) async fn delete_all(&self) -> Result<(), StoreError> {
+        self.validated.clear();
         for key in self.list().await? {
             self.records.kv.delete(&keys::token(&key)).await?;
         }

@@ -10,6 +10,7 @@ mod history;
 mod kv_store;
 pub(crate) mod rules;
 mod service;
+mod validated;
 
 pub use audit::{AuditIssue, AuditKind, AuditReport};
 pub use data::{Group, TokenData, TokenInfo, TokenType, UserInfo};

@@ -8,6 +8,7 @@ use super::cache::ChildCache;
 use super::db_store::TokenDbStore;
 use super::history::{HistoryEntry, HistoryPage, HistoryQuery, HistoryStore, TokenChange};
 use super::kv_store::{StoredToken, TokenKvStore};
+use super::validated::ValidatedTokens;
 use super::rules::{check_token_name, check_username, is_bot_username, is_subset, normalize_scopes};
 use super::{Token, TokenData, TokenInfo, TokenKey, TokenType, UserInfo};
 use crate::config::{TokenConfig, ADMIN_SCOPES, MAX_EXPIRES, MINIMUM_LIFETIME, SCOPE_ADMIN_TOKEN, SCOPE_USER_TOKEN};
@@ -59,14 +60,17 @@ pub struct TokenService {
     pub(super) children: ChildCache,
     last_used: RefCell<HashMap<TokenKey, UnixTime>>,
     opened: OpenedRecords,
+    pub(super) validated: ValidatedTokens,
 }
 
 impl TokenService {
     pub fn new(env: Env, keys: KeyRing, config: TokenConfig) -> std::result::Result<Self, ConfigError> {
+        let config = config.validated()?;
         Ok(TokenService {
             env,
             keys,
-            config: config.validated()?,
+            validated: ValidatedTokens::new(config.validation_cache_seconds),
+            config,
             children: ChildCache::default(),
             last_used: RefCell::default(),
             opened: OpenedRecords::default(),
@@ -87,7 +91,8 @@ impl TokenService {
     }
 
     pub(super) fn kv_store(&self) -> TokenKvStore<'_> {
-        TokenKvStore { records: Records { kv: &*self.env.kv, keys: &self.keys, rng: &*self.env.rng, opened: &self.opened } }
+        let records = Records { kv: &*self.env.kv, keys: &self.keys, rng: &*self.env.rng, opened: &self.opened };
+        TokenKvStore { records, validated: &self.validated }
     }
 
     pub(super) fn db(&self) -> TokenDbStore<'_> {
@@ -95,22 +100,40 @@ impl TokenService {
     }
 
     /// The data of a valid token, from KV (the fast path). A token revoked on another host may
-    /// be accepted here until KV propagates; use [`TokenService::validate_strict`] where that
-    /// matters.
+    /// be accepted here until KV propagates, plus `validation_cache_seconds` where this instance
+    /// validated it before (it is then not read from KV again); use
+    /// [`TokenService::validate_strict`] where that matters.
     pub async fn validate(&self, token: &str) -> Result<TokenData> {
         let token = Token::parse(token, &self.config.prefix)?;
         if let Some(data) = self.bootstrap(&token) {
             return Ok(data);
         }
-        let data = self.kv_store().get_data(&token, self.now()).await?.ok_or(RequestError::InvalidToken)?;
+        let now_millis = self.env.clock.now_millis();
+        let data = match self.validated.get(&token, now_millis) {
+            Some(data) => data,
+            None => {
+                let epoch = self.validated.epoch();
+                let stored = self.read_valid(&token).await?;
+                self.validated.insert(stored.hash, &stored.data, now_millis, epoch);
+                stored.data
+            }
+        };
         self.record_use(&data.key).await;
         Ok(data)
     }
 
     /// Like [`TokenService::validate`], and also checks the SQL row, which revocation removes
-    /// atomically everywhere.
+    /// atomically everywhere. Always reads KV: the validated-token cache is not used.
     pub async fn validate_strict(&self, token: &str) -> Result<TokenData> {
-        let data = self.validate(token).await?;
+        let token = Token::parse(token, &self.config.prefix)?;
+        let data = match self.bootstrap(&token) {
+            Some(data) => data,
+            None => {
+                let data = self.read_valid(&token).await?.data;
+                self.record_use(&data.key).await;
+                data
+            }
+        };
         if data.username == BOOTSTRAP_USERNAME {
             return Ok(data);
         }
@@ -118,6 +141,11 @@ impl TokenService {
             Some(info) if info.username == data.username && !info.expires.is_some_and(|e| e <= self.now()) => Ok(data),
             _ => Err(RequestError::InvalidToken.into()),
         }
+    }
+
+    /// The KV record of `token` if the token is valid, else `invalid_token`.
+    async fn read_valid(&self, token: &Token) -> Result<StoredToken> {
+        Ok(self.kv_store().get_valid(token, self.now()).await?.ok_or(RequestError::InvalidToken)?)
     }
 
     fn bootstrap(&self, token: &Token) -> Option<TokenData> {

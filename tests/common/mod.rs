@@ -45,7 +45,19 @@ impl Harness {
         Harness::on(self.clock.clone(), self.kv.clone(), self.sql.clone(), key_ring()).await
     }
 
+    /// A service that keeps validated tokens for `seconds` (`validation_cache_seconds`).
+    pub async fn with_validation_cache(seconds: u64) -> Harness {
+        let clock = MockClock::at(NOW);
+        let kv = MemoryKv::with_clock(clock.now_fn());
+        let config = TokenConfig { validation_cache_seconds: seconds, ..config() };
+        Harness::on_with(clock, kv, SqliteSql::in_memory().unwrap(), key_ring(), config).await
+    }
+
     pub async fn on(clock: MockClock, kv: MemoryKv, sql: SqliteSql, keys: KeyRing) -> Harness {
+        Harness::on_with(clock, kv, sql, keys, config()).await
+    }
+
+    async fn on_with(clock: MockClock, kv: MemoryKv, sql: SqliteSql, keys: KeyRing, config: TokenConfig) -> Harness {
         let faults = Faults::default();
         migrate(&sql, NOW).await.unwrap();
         let env = Env {
@@ -54,7 +66,7 @@ impl Harness {
             clock: Rc::new(clock.clone()),
             rng: Rc::new(OsRandom),
         };
-        let service = TokenService::new(env.clone(), keys, config()).unwrap();
+        let service = TokenService::new(env.clone(), keys, config).unwrap();
         Harness { service, clock, kv, sql, faults, env }
     }
 
