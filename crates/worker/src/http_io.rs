@@ -1,21 +1,33 @@
-//! `worker::Request` -> `http::Request<Vec<u8>>` (with a bounded body) and
-//! `http::Response<Vec<u8>>` -> `worker::Response`.
+//! The runtime's `Request` -> `http::Request<Vec<u8>>` (with a bounded body) and
+//! `http::Response<Vec<u8>>` -> the runtime's `Response`.
 
 use futures_util::StreamExt;
 use http::{HeaderName, HeaderValue, Method, StatusCode};
+use worker::js_sys::Uint8Array;
+use worker::worker_sys::web_sys;
 
-/// The core's request, with at most `max_body + 1` bytes of body: a longer body is cut there,
-/// which is enough for the core to answer 413 without the Worker reading the rest.
-pub async fn to_http(req: &mut worker::Request, max_body: usize) -> worker::Result<http::Request<Vec<u8>>> {
-    let target = path_and_query(&req.inner().url());
-    let method = Method::from_bytes(req.inner().method().as_bytes()).map_err(|e| worker::Error::RustError(e.to_string()))?;
-    let mut builder = http::Request::builder().method(method).uri(target);
-    for (name, value) in req.headers().entries() {
+/// The core's request (`method` and `url` already read from `req`), with at most
+/// `max_body + 1` bytes of body: a longer body is cut there, which is enough for the core to
+/// answer 413 without the Worker reading the rest.
+pub async fn to_http(
+    req: &web_sys::Request,
+    method: &str,
+    url: &str,
+    max_body: usize,
+) -> worker::Result<http::Request<Vec<u8>>> {
+    let method = Method::from_bytes(method.as_bytes()).map_err(|e| worker::Error::RustError(e.to_string()))?;
+    let mut builder = http::Request::builder().method(method).uri(path_and_query(url));
+    let headers = worker::Headers(req.headers());
+    for (name, value) in headers.entries() {
         if let (Ok(name), Ok(value)) = (HeaderName::from_bytes(name.as_bytes()), HeaderValue::from_str(&value)) {
             builder = builder.header(name, value);
         }
     }
-    let body = read_body(req, max_body).await?;
+    let declared = builder
+        .headers_ref()
+        .and_then(|h| h.get(http::header::CONTENT_LENGTH))
+        .and_then(|v| v.to_str().ok()?.trim().parse::<usize>().ok());
+    let body = read_body(req, declared, max_body).await?;
     builder.body(body).map_err(|e| worker::Error::RustError(e.to_string()))
 }
 
@@ -31,16 +43,17 @@ pub fn path_and_query(url: &str) -> String {
     }
 }
 
-async fn read_body(req: &mut worker::Request, max_body: usize) -> worker::Result<Vec<u8>> {
-    let declared = req.headers().get("content-length")?.and_then(|v| v.trim().parse::<usize>().ok());
-    if declared == Some(0) || req.inner().body().is_none() {
+async fn read_body(req: &web_sys::Request, declared: Option<usize>, max_body: usize) -> worker::Result<Vec<u8>> {
+    if declared == Some(0) || req.body().is_none() {
         return Ok(Vec::new());
     }
     if declared.is_some_and(|len| len > max_body) {
         return Ok(vec![0; max_body + 1]);
     }
     let mut body = Vec::new();
-    let mut stream = req.stream()?;
+    // Only a request with a body becomes a `worker::Request`, for its byte stream.
+    // (`Clone::clone` copies the handle; `Request.clone()` of JavaScript would tee the body.)
+    let mut stream = worker::Request::from(Clone::clone(req)).stream()?;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk?;
         let room = max_body + 1 - body.len();
@@ -52,22 +65,25 @@ async fn read_body(req: &mut worker::Request, max_body: usize) -> worker::Result
     Ok(body)
 }
 
-/// The Worker's response for the core's.
-pub fn from_http(response: http::Response<Vec<u8>>) -> worker::Result<worker::Response> {
+/// The runtime's response for the core's.
+pub fn from_http(response: http::Response<Vec<u8>>) -> worker::Result<web_sys::Response> {
     let (parts, body) = response.into_parts();
-    let headers = worker::Headers::new();
+    let headers = web_sys::Headers::new()?;
     for (name, value) in &parts.headers {
         if let Ok(value) = value.to_str() {
             headers.append(name.as_str(), value)?;
         }
     }
-    let builder = worker::ResponseBuilder::new().with_status(parts.status.as_u16()).with_headers(headers);
+    let init = web_sys::ResponseInit::new();
+    init.set_status(parts.status.as_u16());
+    init.set_headers(&headers);
     // A 204 or 304 must not carry a body, not even an empty one.
-    if matches!(parts.status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED) {
-        Ok(builder.empty())
+    let response = if matches!(parts.status, StatusCode::NO_CONTENT | StatusCode::NOT_MODIFIED) {
+        web_sys::Response::new_with_opt_str_and_init(None, &init)?
     } else {
-        Ok(builder.fixed(body))
-    }
+        web_sys::Response::new_with_opt_buffer_source_and_init(Some(&Uint8Array::from(&body[..])), &init)?
+    };
+    Ok(response)
 }
 
 #[cfg(test)]

@@ -17,19 +17,23 @@ mod test_hooks;
 pub use error::HostError;
 
 use portcullis::api::ErrorLog;
-use worker::{console_error, console_log, event, Context, Env, Request, Response, ScheduleContext, ScheduledEvent};
+use worker::worker_sys::web_sys;
+use worker::{console_error, console_log, event, Context, Env, ScheduleContext, ScheduledEvent};
 
+/// Takes and answers the runtime's own `Request` and `Response` (`web_sys`): workers-rs's
+/// `worker::Request` reads the request's `cf` object up front, which costs workerd more than a
+/// whole cached `/auth` check.
 #[event(fetch)]
-async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Response> {
+async fn fetch(req: web_sys::Request, env: Env, _ctx: Context) -> worker::Result<web_sys::Response> {
     #[cfg(feature = "test-hooks")]
     if let Some(response) = test_hooks::route(&req, &env).await? {
         return Ok(response);
     }
-    let method = req.inner().method();
-    let url = req.inner().url();
+    let method = req.method();
+    let url = req.url();
     let path = http_io::path_and_query(&url);
     let path = path.split('?').next().unwrap_or_default();
-    let response = match serve(&mut req, &env).await {
+    let response = match serve(&req, &method, &url, &env).await {
         Ok(response) => response,
         Err(error) => {
             console_error!("{method} {path}: {error}");
@@ -47,10 +51,12 @@ async fn fetch(mut req: Request, env: Env, _ctx: Context) -> worker::Result<Resp
     http_io::from_http(response)
 }
 
-async fn serve(req: &mut Request, env: &Env) -> Result<http::Response<Vec<u8>>, HostError> {
+async fn serve(req: &web_sys::Request, method: &str, url: &str, env: &Env) -> Result<http::Response<Vec<u8>>, HostError> {
     let service = service::get(env).await?;
-    let client_ip = req.headers().get("cf-connecting-ip").ok().flatten();
-    let request = http_io::to_http(req, service.max_body_bytes).await.map_err(|e| HostError::BadRequest(e.to_string()))?;
+    let request = http_io::to_http(req, method, url, service.max_body_bytes)
+        .await
+        .map_err(|e| HostError::BadRequest(e.to_string()))?;
+    let client_ip = request.headers().get("cf-connecting-ip").and_then(|v| v.to_str().ok()).map(str::to_owned);
     Ok(service.api.handle(request, client_ip.as_deref()).await)
 }
 

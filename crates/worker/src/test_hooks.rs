@@ -9,10 +9,11 @@ use crate::http_io::path_and_query;
 use crate::kv::WorkersKv;
 use crate::platform::JsClock;
 use crate::service::{D1_BINDING, KV_BINDING};
+use worker::worker_sys::web_sys;
 
 /// Answers `/__test/*`; `None` for every other path.
-pub async fn route(req: &worker::Request, env: &worker::Env) -> worker::Result<Option<worker::Response>> {
-    let target = path_and_query(&req.inner().url());
+pub async fn route(req: &web_sys::Request, env: &worker::Env) -> worker::Result<Option<web_sys::Response>> {
+    let target = path_and_query(&req.url());
     let (path, query) = target.split_once('?').unwrap_or((&target, ""));
     match path {
         "/__test/panic" => panic!("test-hooks: a panic on purpose"),
@@ -23,17 +24,21 @@ pub async fn route(req: &worker::Request, env: &worker::Env) -> worker::Result<O
                 .and_then(|v| v.parse::<i64>().ok())
                 .ok_or_else(|| worker::Error::RustError("offset_seconds=<integer> is required".into()))?;
             JsClock::set_offset_millis(offset * 1000);
-            worker::Response::from_json(&serde_json::json!({ "offset_seconds": offset })).map(Some)
+            json(&serde_json::json!({ "offset_seconds": offset }))
         }
         "/__test/storage-contract" => {
             let sql = D1Sql::new(env.d1(D1_BINDING)?);
             let kv = WorkersKv::new(env.kv(KV_BINDING)?);
             let mut failures = Vec::new();
             let checks = sql_contract(&sql, &mut failures).await + kv_contract(&kv, &mut failures).await;
-            worker::Response::from_json(&serde_json::json!({ "checks": checks, "failures": failures })).map(Some)
+            json(&serde_json::json!({ "checks": checks, "failures": failures }))
         }
         _ => Ok(None),
     }
+}
+
+fn json(value: &serde_json::Value) -> worker::Result<Option<web_sys::Response>> {
+    Ok(Some(worker::Response::from_json(value)?.into()))
 }
 
 /// Records a failed check; returns 1 (one check made).
