@@ -5,7 +5,11 @@
 import { readFileSync, writeFileSync } from 'node:fs';
 
 const [input, output = new URL('./throughput.svg', import.meta.url).pathname] = process.argv.slice(2);
-const rows = readFileSync(input, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+const all = readFileSync(input, 'utf8').split('\n').filter((l) => l.startsWith('{')).map((l) => JSON.parse(l));
+// The Workers are drawn in one setup: on workerd directly where it was measured (the closer one
+// to a deployed Worker), else under wrangler dev (rows without a `setup`).
+const workerSetup = all.some((r) => r.setup === 'workerd') ? 'workerd' : 'wrangler';
+const rows = all.filter((r) => !r.bench?.startsWith('http-worker') || (r.setup ?? 'wrangler') === workerSetup);
 
 // Okabe-Ito colours; baselines dashed, ours solid.
 const SERIES = [
@@ -101,7 +105,7 @@ const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" 
 ${panel(LEFT[0], 'Throughput', 'requests/s (log scale)', 'rps')}
 ${panel(LEFT[1], 'p99 latency', 'p99 ms (log scale)', 'p99')}
 ${legend(TOP + PANEL_H + 68)}
-<text x="${LEFT[0]}" y="${H - 8}" class="caption">${esc(`/auth, wrk -t1 -cN${seconds ? ` -d${seconds}s` : ''} --latency on loopback; 2 cores shared by load generator and servers (bench/RESULTS.md)`)}</text>
+<text x="${LEFT[0]}" y="${H - 8}" class="caption">${esc(`/auth, wrk -t1 -cN${seconds ? ` -d${seconds}s` : ''} --latency on loopback; 2 cores shared by load generator and servers; Workers ${workerSetup === 'workerd' ? 'on workerd directly' : 'under wrangler dev'} (bench/RESULTS.md)`)}</text>
 </svg>
 `;
 writeFileSync(output, svg);

@@ -96,45 +96,68 @@ if (http.length) {
   }
   p('');
 }
+// Rows from before the workerd setup was measured have no `setup`: they were under wrangler.
+const SETUP_TEXT = {
+  wrangler: ['under `wrangler dev --local` (workerd behind wrangler\'s local proxy)',
+    'ours is the test build (`target/worker-bundle/test`) with local KV and D1, as tests/worker/harness.mjs starts it'],
+  workerd: ['on Miniflare\'s workerd directly, each Worker in a workerd process of its own on a loopback port, no wrangler proxy in front',
+    'ours is the Worker bundle of the Sizes table (opt-level z, as `npm run start:worker` serves it) with local KV and D1 (bench/workerd-direct.mjs)'],
+};
+const setupOf = (r) => r.setup ?? 'wrangler';
+const rounding = (r) => (r.rounds ? `${r.seconds / r.rounds} s per Worker in each of ${r.rounds} interleaved rounds, medians` : `${r.seconds} s per Worker`);
 const worker = of('http-worker');
-if (worker.length) {
-  p('## `/auth` of the Worker on local workerd vs a bare Worker', '',
-    `\`wrk -t1 -cN -d${worker[0].seconds}s --latency\`; both under \`wrangler dev --local\` (workerd behind wrangler's local proxy),`,
-    'ours is the test build (`target/worker-bundle/test`) with local KV and D1, as tests/worker/harness.mjs starts it;',
-    'the bare Worker (`bench/bare-worker.mjs`) answers 200 to anything. The three Workers of bench/worker.mjs (this one, ours and the',
-    'workers-oauth-provider one below) run at once and are measured back to back at each connection count.', '',
-    '| connections | bare req/s | bare p50 | bare p99 | ours req/s | ours p50 | ours p99 | ours / bare |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|');
-  for (const r of worker) {
-    p(`| ${r.connections} | ${n(r.bare_rps)} | ${ms(r.bare_p50_ms)} | ${ms(r.bare_p99_ms)} | ${n(r.ours_rps)} | ${ms(r.ours_p50_ms)} | ${ms(r.ours_p99_ms)} | ${x(r.ratio)}${r.ours_non2xx ? ` (${r.ours_non2xx} non-2xx!)` : ''} |`);
-  }
-  p('');
-}
 const oauth = of('http-worker-oauth');
-if (oauth.length) {
-  const pkg = JSON.parse(readFileSync(new URL('./oauth-worker/package-lock.json', import.meta.url), 'utf8'));
-  const version = pkg.packages['node_modules/@cloudflare/workers-oauth-provider']?.version ?? 'unknown';
-  p('## `/auth` of the Worker vs a workers-oauth-provider Worker, both on local workerd', '',
-    `The same \`wrk -t1 -cN -d${oauth[0].seconds}s --latency\` runs as above (ours is the same measurement). \`bench/oauth-worker\`: \`@cloudflare/workers-oauth-provider\``,
-    `${version} (\`OAuthProvider\`, its own package.json) with \`/auth\` as its API route, under the same \`wrangler dev --local\`, its \`OAUTH_KV\` on local KV;`,
-    'the access token is issued by the provider (a public client, the authorization-code flow with PKCE, its token endpoint), and each',
-    'request goes through its validation (token hash, KV read, audience and expiry, key unwrap, props decryption) before a 200.',
-    'Both Workers are checked to answer 200 to the token and 401 to a changed one before the runs.', '',
-    '"ceiling": the bare Worker\'s requests/s over the provider\'s, measured at the same connection count: the most any Worker could reach',
-    'against the provider on this setup, since a Worker that does anything cannot outrun one that answers 200 at once.', '',
-    '| connections | oauth-provider req/s | oauth-provider p50 | oauth-provider p99 | ours req/s | ours p50 | ours p99 | ours / oauth-provider | ceiling (bare / oauth-provider) | target >= 2x, p99 no worse |',
-    '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|');
-  for (const r of oauth) {
-    const bad = (r.ours_non2xx ? ` (${r.ours_non2xx} non-2xx ours!)` : '') + (r.oauth_non2xx ? ` (${r.oauth_non2xx} non-2xx oauth-provider!)` : '');
-    const bare = worker.find((w) => w.connections === r.connections);
-    const ceiling = bare ? x(bare.bare_rps / r.oauth_rps) : '—';
-    p(`| ${r.connections} | ${n(r.oauth_rps)} | ${ms(r.oauth_p50_ms)} | ${ms(r.oauth_p99_ms)} | ${n(r.ours_rps)} | ${ms(r.ours_p50_ms)} | ${ms(r.ours_p99_ms)} | ${x(r.ratio)} | ${ceiling} | ${verdict(r.ratio >= 2 && r.ours_p99_ms <= r.oauth_p99_ms)}${bad} |`);
+const setups = [...new Set([...worker, ...oauth].map(setupOf))].sort((a, b) => (a === 'workerd' ? -1 : b === 'workerd' ? 1 : 0));
+for (const setup of setups) {
+  const [how, which] = SETUP_TEXT[setup];
+  const bares = worker.filter((r) => setupOf(r) === setup);
+  const provs = oauth.filter((r) => setupOf(r) === setup);
+  if (bares.length) {
+    p(`## \`/auth\` of the Worker vs a bare Worker, ${setup === 'workerd' ? 'on workerd directly' : 'under wrangler dev'}`, '',
+      `\`wrk -t1 -cN --latency\`, ${rounding(bares[0])}; every Worker ${how};`,
+      `${which}; the bare Worker (\`bench/bare-worker.mjs\`) answers 200 to anything. The Workers of bench/worker.mjs in this setup`,
+      '(these two, the workers-oauth-provider one below and any other it names) run at once and are measured back to back at each connection count.', '',
+      '| connections | bare req/s | bare p50 | bare p99 | ours req/s | ours p50 | ours p99 | ours / bare |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|');
+    for (const r of bares) {
+      p(`| ${r.connections} | ${n(r.bare_rps)} | ${ms(r.bare_p50_ms)} | ${ms(r.bare_p99_ms)} | ${n(r.ours_rps)} | ${ms(r.ours_p50_ms)} | ${ms(r.ours_p99_ms)} | ${x(r.ratio)}${r.ours_non2xx ? ` (${r.ours_non2xx} non-2xx!)` : ''} |`);
+    }
+    p('');
   }
-  p('');
+  if (provs.length) {
+    const pkg = JSON.parse(readFileSync(new URL('./oauth-worker/package-lock.json', import.meta.url), 'utf8'));
+    const version = pkg.packages['node_modules/@cloudflare/workers-oauth-provider']?.version ?? 'unknown';
+    p(`## \`/auth\` of the Worker vs a workers-oauth-provider Worker, ${setup === 'workerd' ? 'on workerd directly' : 'under wrangler dev'}`, '',
+      `The same \`wrk -t1 -cN --latency\` runs as above (${rounding(provs[0])}; ours is the same measurement). \`bench/oauth-worker\`: \`@cloudflare/workers-oauth-provider\``,
+      `${version} (\`OAuthProvider\`, its own package.json) with \`/auth\` as its API route, in the same setup, its \`OAUTH_KV\` on local KV;`,
+      'the access token is issued by the provider (a public client, the authorization-code flow with PKCE, its token endpoint), and each',
+      'request goes through its validation (token hash, KV read, audience and expiry, key unwrap, props decryption) before a 200.',
+      'Both Workers are checked to answer 200 to the token and 401 to a changed one before the runs.', '',
+      '"ceiling": the bare Worker\'s requests/s over the provider\'s, measured at the same connection count: the most any Worker could reach',
+      'against the provider in this setup, since a Worker that does anything cannot outrun one that answers 200 at once.', '');
+    const extras = provs.some((r) => r.nocache_rps != null);
+    if (extras) {
+      p('"ours" runs with the vars of wrangler.toml, so a token validated in the last 5 s is checked against its hash in the isolate',
+        '(`validation_cache_seconds`, docs/CONFIG.md) without a KV read; "ours, no cache" is the same Worker with',
+        '`PORTCULLIS_VALIDATION_CACHE_SECONDS=0`, reading KV on every check. "KV read" is bench/kv-worker.mjs, one KV read and a 200:',
+        'the most any Worker that reads KV on every request can do here.', '');
+    }
+    p(`| connections | oauth-provider req/s | oauth-provider p50 | oauth-provider p99 | ours req/s | ours p50 | ours p99 | ours / oauth-provider | ceiling (bare / oauth-provider) | target >= 2x, p99 no worse |${extras ? ' ours, no cache req/s | p99 | / oauth-provider | KV read req/s | / oauth-provider |' : ''}`,
+      `|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|${extras ? '---:|---:|---:|---:|---:|' : ''}`);
+    for (const r of provs) {
+      const bad = (r.ours_non2xx ? ` (${r.ours_non2xx} non-2xx ours!)` : '') + (r.oauth_non2xx ? ` (${r.oauth_non2xx} non-2xx oauth-provider!)` : '')
+        + (r.nocache_non2xx ? ` (${r.nocache_non2xx} non-2xx no cache!)` : '') + (r.kv_non2xx ? ` (${r.kv_non2xx} non-2xx KV read!)` : '');
+      const bare = bares.find((w) => w.connections === r.connections);
+      const ceiling = bare ? x(bare.bare_rps / r.oauth_rps) : '—';
+      const more = extras ? ` ${n(r.nocache_rps)} | ${ms(r.nocache_p99_ms)} | ${x(r.nocache_rps / r.oauth_rps)} | ${n(r.kv_rps)} | ${x(r.kv_rps / r.oauth_rps)} |` : '';
+      p(`| ${r.connections} | ${n(r.oauth_rps)} | ${ms(r.oauth_p50_ms)} | ${ms(r.oauth_p99_ms)} | ${n(r.ours_rps)} | ${ms(r.ours_p50_ms)} | ${ms(r.ours_p99_ms)} | ${x(r.ratio)} | ${ceiling} | ${verdict(r.ratio >= 2 && r.ours_p99_ms <= r.oauth_p99_ms)}${bad} |${more}`);
+    }
+    p('');
+  }
 }
 if (http.length || worker.length) {
   p('![requests/s and p99 latency against connections, every server above](throughput.svg)', '',
-    '[throughput.svg](throughput.svg) (bench/plot.mjs): requests/s and p99 latency against connections for the servers of the two `/auth` tables above.', '');
+    '[throughput.svg](throughput.svg) (bench/plot.mjs): requests/s and p99 latency against connections for the servers of the `/auth` tables above.', '');
 }
 const scaleHttp = of('scale-http');
 const scale = of('scale-validate');

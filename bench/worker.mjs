@@ -1,33 +1,38 @@
-// `/auth` on local workerd, three Workers under the same `wrangler dev --local`, load from wrk:
+// `/auth` on local workerd, three Workers (five on workerd directly), load from wrk:
 //   bare   bench/bare-worker.mjs, answers 200 to anything;
 //   oauth  bench/oauth-worker/worker.mjs, `@cloudflare/workers-oauth-provider` validating an
 //          access token it issued (its OAUTH_KV on local KV);
-//   ours   the test build of the Worker (tests/worker/harness.mjs: local KV and D1), a user token.
-// All three run at once; for each connection count they are measured back to back, so a busy
-// machine weighs on the three alike. Bounded: wrk -d SECONDS per run, every wait has a timeout;
-// every Worker is stopped at the end.
-// Usage: node bench/worker.mjs [seconds]   (prints JSON lines: http-worker, http-worker-oauth)
+//   ours   our Worker (local KV and D1, the vars of wrangler.toml), a user token.
+// Two setups, one after the other: "wrangler" runs the three under `wrangler dev --local` (ours is
+// the test build, as tests/worker/harness.mjs starts it), "workerd" on Miniflare's workerd
+// directly, without wrangler's proxy in front (ours is the bundle in BUNDLE_DIR, as
+// scripts/worker-build.sh builds it; bench/workerd-direct.mjs). The workerd setup adds two more:
+//   kv       bench/kv-worker.mjs, one KV read per request and a 200 (the ceiling of any Worker
+//            that reads KV on every request);
+//   nocache  ours with PORTCULLIS_VALIDATION_CACHE_SECONDS=0 (every check reads KV).
+// In each setup the Workers run at once and, for each connection count, are measured back to
+// back in ROUNDS interleaved rounds (SECONDS split over them; medians), so a busy machine weighs on
+// them alike. Bounded: wrk -d per run, every wait has a timeout; every Worker is stopped at the end.
+// Usage: node bench/worker.mjs [BUNDLE_DIR]   (default target/worker-bundle/release; seconds per
+// run: PORTCULLIS_BENCH_HTTP_SECONDS, default 10, split over PORTCULLIS_BENCH_WORKER_ROUNDS, default 5
+// (workerd's latency tail swings from run to run); PORTCULLIS_BENCH_WORKER_SETUPS=wrangler,workerd)
+// Prints JSON lines: http-worker, http-worker-oauth, each with its `setup`.
 import { spawn } from 'node:child_process';
 import { createHash, randomBytes } from 'node:crypto';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { startWorker } from '../tests/worker/harness.mjs';
-import { wrk } from './wrk.mjs';
+import { bundle, freePort, startDirect, startOurs } from './workerd-direct.mjs';
+import { median, wrk } from './wrk.mjs';
 
 const root = resolve(import.meta.dirname, '..');
-const SECONDS = Number(process.argv[2] ?? process.env.PORTCULLIS_BENCH_HTTP_SECONDS ?? 10);
+const BUNDLE_DIR = resolve(process.argv[2] ?? join(root, 'target/worker-bundle/release'));
+const SECONDS = Number(process.env.PORTCULLIS_BENCH_HTTP_SECONDS ?? 10);
+const ROUNDS = Number(process.env.PORTCULLIS_BENCH_WORKER_ROUNDS ?? 5);
+const SETUPS = (process.env.PORTCULLIS_BENCH_WORKER_SETUPS ?? 'wrangler,workerd').split(',');
 const CONNECTIONS = (process.env.PORTCULLIS_BENCH_CONNECTIONS ?? '1,16,64').split(',').map(Number);
 const AUTH = '/auth?scope=read:all';
-
-async function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => ok(port)); });
-  });
-}
 
 /** `wrangler dev --local` of one module with the given extra wrangler.toml lines (`origin` is substituted). */
 async function startPlain(name, main, extra = () => '') {
@@ -82,6 +87,16 @@ async function oauthToken(baseUrl) {
   return (await tokens.json()).access_token;
 }
 
+/** A user token of our Worker, made with its bootstrap token. */
+async function userToken(worker) {
+  const made = await checked(await fetch(`${worker.baseUrl}/auth/api/v1/tokens`, {
+    method: 'POST', signal: AbortSignal.timeout(10_000),
+    headers: { authorization: `Bearer ${worker.bootstrapToken}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ username: 'benchuser', token_type: 'user', token_name: 'bench', scopes: ['read:all'] }),
+  }), 201, 'creating the user token');
+  return (await made.json()).token;
+}
+
 /** The token is accepted, a changed one refused: the validation path is live. */
 async function probe(baseUrl, token) {
   const get = (t) => fetch(`${baseUrl}${AUTH}`, { headers: { authorization: `Bearer ${t}` }, signal: AbortSignal.timeout(10_000) });
@@ -89,45 +104,84 @@ async function probe(baseUrl, token) {
   await checked(await get(`${token.slice(0, -2)}${token.endsWith('AA') ? 'BB' : 'AA'}`), 401, `${baseUrl}${AUTH} with a changed token`);
 }
 
+/** The three Workers of a setup, started; the caller stops them (`running`). */
+const SETUP_START = {
+  async wrangler(running) {
+    const bare = await startPlain('bare', join(root, 'bench/bare-worker.mjs'));
+    running.push(bare);
+    const oauth = await startPlain('oauth', join(root, 'bench/oauth-worker/worker.mjs'),
+      (origin) => `[[kv_namespaces]]\nbinding = "OAUTH_KV"\nid = "oauth-local"\n[vars]\nBENCH_ORIGIN = "${origin}"\n`);
+    running.push(oauth);
+    const ours = await startWorker();
+    running.push(ours);
+    return { bare, oauth, ours, extra: {} };
+  },
+  async workerd(running) {
+    const bareScript = readFileSync(join(root, 'bench/bare-worker.mjs'), 'utf8');
+    const bare = await startDirect('bare', () => ({ modules: [{ type: 'ESModule', path: 'worker.mjs', contents: bareScript }] }));
+    running.push(bare);
+    const oauthScript = await bundle(`export { default } from './worker.mjs';`, join(root, 'bench/oauth-worker'));
+    const oauth = await startDirect('oauth', (origin) => ({
+      modules: [{ type: 'ESModule', path: 'worker.mjs', contents: oauthScript }],
+      kvNamespaces: ['OAUTH_KV'], bindings: { BENCH_ORIGIN: origin },
+    }));
+    running.push(oauth);
+    const ours = await startOurs(BUNDLE_DIR);
+    running.push(ours);
+    const kvScript = readFileSync(join(root, 'bench/kv-worker.mjs'), 'utf8');
+    const kv = await startDirect('kv', () => ({ modules: [{ type: 'ESModule', path: 'worker.mjs', contents: kvScript }], kvNamespaces: ['KV'] }));
+    running.push(kv);
+    await (await kv.mf.getKVNamespace('KV')).put('token:bench', new Uint8Array(300));
+    const nocache = await startOurs(BUNDLE_DIR, { PORTCULLIS_VALIDATION_CACHE_SECONDS: '0' }, 'nocache');
+    running.push(nocache);
+    return { bare, oauth, ours, extra: { kv: { worker: kv, token: null }, nocache: { worker: nocache } } };
+  },
+};
+
 if (!existsSync(join(root, 'bench/oauth-worker/node_modules/@cloudflare/workers-oauth-provider'))) {
   throw new Error('bench/oauth-worker has no node_modules: npm ci --prefix bench/oauth-worker');
 }
-const running = [];
-try {
-  const bare = await startPlain('bare', join(root, 'bench/bare-worker.mjs'));
-  running.push(bare);
-  const oauth = await startPlain('oauth', join(root, 'bench/oauth-worker/worker.mjs'),
-    (origin) => `[[kv_namespaces]]\nbinding = "OAUTH_KV"\nid = "oauth-local"\n[vars]\nBENCH_ORIGIN = "${origin}"\n`);
-  running.push(oauth);
-  const worker = await startWorker();
-  running.push(worker);
+for (const setup of SETUPS) {
+  if (!SETUP_START[setup]) throw new Error(`unknown setup ${setup} (wrangler, workerd)`);
+  const running = [];
+  try {
+    const { bare, oauth, ours: worker, extra } = await SETUP_START[setup](running);
+    const oauthAccess = await oauthToken(oauth.baseUrl);
+    await probe(oauth.baseUrl, oauthAccess);
+    const token = await userToken(worker);
+    await probe(worker.baseUrl, token);
+    if (extra.nocache) {
+      extra.nocache.token = await userToken(extra.nocache.worker);
+      await probe(extra.nocache.worker.baseUrl, extra.nocache.token);
+    }
 
-  const oauthAccess = await oauthToken(oauth.baseUrl);
-  await probe(oauth.baseUrl, oauthAccess);
-  const made = await checked(await fetch(`${worker.baseUrl}/auth/api/v1/tokens`, {
-    method: 'POST', signal: AbortSignal.timeout(10_000),
-    headers: { authorization: `Bearer ${worker.bootstrapToken}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ username: 'benchuser', token_type: 'user', token_name: 'bench', scopes: ['read:all'] }),
-  }), 201, 'creating the user token');
-  const { token } = await made.json();
-  await probe(worker.baseUrl, token);
-
-  for (const c of CONNECTIONS) {
-    const base = await wrk(`${bare.baseUrl}${AUTH}`, c, SECONDS);
-    const prov = await wrk(`${oauth.baseUrl}${AUTH}`, c, SECONDS, [`Authorization: Bearer ${oauthAccess}`]);
-    const ours = await wrk(`${worker.baseUrl}${AUTH}`, c, SECONDS, [`Authorization: Bearer ${token}`]);
-    const mine = { ours_rps: ours.rps, ours_p50_ms: ours.p50_ms, ours_p99_ms: ours.p99_ms, ours_non2xx: ours.errors };
-    console.log(JSON.stringify({
-      bench: 'http-worker', connections: c, seconds: SECONDS, ...mine,
-      bare_rps: base.rps, bare_p50_ms: base.p50_ms, bare_p99_ms: base.p99_ms,
-      ratio: +(ours.rps / base.rps).toFixed(3),
-    }));
-    console.log(JSON.stringify({
-      bench: 'http-worker-oauth', connections: c, seconds: SECONDS, ...mine,
-      oauth_rps: prov.rps, oauth_p50_ms: prov.p50_ms, oauth_p99_ms: prov.p99_ms, oauth_non2xx: prov.errors,
-      ratio: +(ours.rps / prov.rps).toFixed(3),
-    }));
+    // Interleaved rounds, each figure the median of the rounds (as bench/http.mjs): workerd's
+    // latency tail swings from run to run, and a change in the machine's load falls on all alike.
+    const targets = {
+      bare: [bare.baseUrl, []],
+      oauth: [oauth.baseUrl, [`Authorization: Bearer ${oauthAccess}`]],
+      ours: [worker.baseUrl, [`Authorization: Bearer ${token}`]],
+      ...Object.fromEntries(Object.entries(extra).map(([name, { worker: w, token: t }]) => [name, [w.baseUrl, t ? [`Authorization: Bearer ${t}`] : []]])),
+    };
+    const seconds = Math.max(2, Math.round(SECONDS / ROUNDS));
+    for (const c of CONNECTIONS) {
+      const runs = Object.fromEntries(Object.keys(targets).map((name) => [name, []]));
+      for (let round = 0; round < ROUNDS; round++) {
+        for (const [name, [url, headers]] of Object.entries(targets)) runs[name].push(await wrk(`${url}${AUTH}`, c, seconds, headers));
+      }
+      const fig = {};
+      for (const [name, list] of Object.entries(runs)) {
+        Object.assign(fig, { [`${name}_rps`]: median(list, 'rps'), [`${name}_p50_ms`]: median(list, 'p50_ms'), [`${name}_p99_ms`]: median(list, 'p99_ms') });
+        if (name !== 'bare') fig[`${name}_non2xx`] = list.reduce((sum, r) => sum + r.errors, 0);
+      }
+      const { bare_rps, bare_p50_ms, bare_p99_ms, oauth_rps, oauth_p50_ms, oauth_p99_ms, oauth_non2xx, ...mine } = fig;
+      const head = { connections: c, seconds: seconds * ROUNDS, rounds: ROUNDS, setup };
+      console.log(JSON.stringify({ bench: 'http-worker', ...head, ...mine, bare_rps, bare_p50_ms, bare_p99_ms, ratio: +(fig.ours_rps / bare_rps).toFixed(3) }));
+      console.log(JSON.stringify({
+        bench: 'http-worker-oauth', ...head, ...mine, oauth_rps, oauth_p50_ms, oauth_p99_ms, oauth_non2xx, ratio: +(fig.ours_rps / oauth_rps).toFixed(3),
+      }));
+    }
+  } finally {
+    for (const w of running.reverse()) await w.stop();
   }
-} finally {
-  for (const w of running.reverse()) await w.stop();
 }

@@ -96,7 +96,7 @@ echo "== /auth: the Worker on local workerd vs a bare Worker and a workers-oauth
 [[ -d bench/oauth-worker/node_modules/@cloudflare/workers-oauth-provider ]] ||
   npm ci --prefix bench/oauth-worker --ignore-scripts --no-audit --no-fund
 if [[ -f target/worker-bundle/test/index.js ]] || bash scripts/worker-build.sh --test; then
-  node bench/worker.mjs | tee -a "$results"
+  node bench/worker.mjs "$t/worker-bundle" | tee -a "$results"
 fi
 
 node bench/report.mjs "$results" >bench/RESULTS.md
