@@ -14,6 +14,9 @@ if ((${#need_targets[@]})); then
   rustup target add "${need_targets[@]}"
 fi
 
+# rustfmt for the formatting check of `npm test` (a minimal rustup profile leaves it out).
+cargo fmt --version >/dev/null 2>&1 || rustup component add rustfmt
+
 # npm packages, exactly as package-lock.json pins them; skipped when already installed.
 if [[ ! -f node_modules/.package-lock.json || package-lock.json -nt node_modules/.package-lock.json ]]; then
   echo "setup: npm ci"

@@ -4,6 +4,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 
+echo "== formatting: cargo fmt --check (rustfmt.toml)"
+cargo fmt --all --check
+cargo fmt --all --check --manifest-path fuzz/Cargo.toml
+
 echo "== core, sessions, JWT and native backends: cargo test"
 # The host's tests run in scripts/host-test.sh below, with its Node suite and PostgreSQL + Redis.
 cargo test --workspace --locked --exclude portcullis-host --exclude portcullis-embed-example

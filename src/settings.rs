@@ -124,7 +124,11 @@ fn config_error(context: &str, e: &serde_json::Error) -> ConfigError {
         let text = text.split(" at line ").next().unwrap_or("invalid field");
         ConfigError::Invalid(format!("{context}: {text}"))
     } else if e.line() > 0 {
-        ConfigError::Invalid(format!("{context}: a value of the wrong type or form at line {} column {}", e.line(), e.column()))
+        ConfigError::Invalid(format!(
+            "{context}: a value of the wrong type or form at line {} column {}",
+            e.line(),
+            e.column()
+        ))
     } else {
         ConfigError::Invalid(format!("{context}: a value of the wrong type or form"))
     }
@@ -183,7 +187,8 @@ impl Settings {
             Some((_, json)) => serde_json::from_str(json).map_err(|e| config_error("PORTCULLIS_CONFIG", &e))?,
             None => serde_json::Value::Object(Default::default()),
         };
-        let object = doc.as_object_mut().ok_or_else(|| ConfigError::Invalid("PORTCULLIS_CONFIG must be an object".into()))?;
+        let object =
+            doc.as_object_mut().ok_or_else(|| ConfigError::Invalid("PORTCULLIS_CONFIG must be an object".into()))?;
         for (name, value) in &vars {
             let Some((_, field, kind)) = VARS.iter().find(|(var, _, _)| var == name) else {
                 if name.starts_with("PORTCULLIS_HOST_") {
@@ -194,9 +199,12 @@ impl Settings {
             if field.is_empty() {
                 continue;
             }
-            let int = || value.trim().parse::<i64>().map_err(|_| ConfigError::Invalid(format!("{name} must be an integer")));
+            let int =
+                || value.trim().parse::<i64>().map_err(|_| ConfigError::Invalid(format!("{name} must be an integer")));
             let parsed = match kind {
-                Kind::List => serde_json::Value::from(value.split(',').map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>()),
+                Kind::List => serde_json::Value::from(
+                    value.split(',').map(str::trim).filter(|s| !s.is_empty()).collect::<Vec<_>>(),
+                ),
                 Kind::Int => serde_json::Value::from(int()?),
                 Kind::Limit if value.trim() == "none" => serde_json::Value::Null,
                 Kind::Limit => serde_json::Value::from(int()?),
@@ -210,7 +218,8 @@ impl Settings {
     /// The key ring the encryption keys make.
     pub fn key_ring(&self) -> Result<KeyRing, ConfigError> {
         let mut keys = self.encryption_keys.iter().map(|spec| EncryptionKey::parse(spec));
-        let primary = keys.next().ok_or_else(|| ConfigError::Invalid("at least one encryption key is required".into()))??;
+        let primary =
+            keys.next().ok_or_else(|| ConfigError::Invalid("at least one encryption key is required".into()))??;
         KeyRing::new(primary, keys.collect::<Result<_, _>>()?)
     }
 
@@ -233,8 +242,11 @@ impl Settings {
     pub fn jwt_keys(&self, ring: &KeyRing) -> Result<Option<JwtKeys>, Error> {
         let mut opened = Vec::new();
         for spec in &self.jwt_keys {
-            let (kid, sealed) = spec.split_once(':').ok_or_else(|| ConfigError::Invalid("jwt_keys entries are <kid>:<base64>".into()))?;
-            let sealed = crate::codec::decode_base64_any(sealed).ok_or_else(|| ConfigError::Invalid("jwt_keys entry is not base64".into()))?;
+            let (kid, sealed) = spec
+                .split_once(':')
+                .ok_or_else(|| ConfigError::Invalid("jwt_keys entries are <kid>:<base64>".into()))?;
+            let sealed = crate::codec::decode_base64_any(sealed)
+                .ok_or_else(|| ConfigError::Invalid("jwt_keys entry is not base64".into()))?;
             opened.push(SigningKey::open(ring, kid, &sealed)?);
         }
         let mut opened = opened.into_iter();
@@ -253,7 +265,11 @@ impl Settings {
         let when_full = match self.sessions_when_full.as_str() {
             "evict_oldest" => WhenFull::EvictOldest,
             "refuse" => WhenFull::Refuse,
-            other => return Err(ConfigError::Invalid(format!("sessions_when_full must be evict_oldest or refuse, not {other:?}"))),
+            other => {
+                return Err(ConfigError::Invalid(format!(
+                    "sessions_when_full must be evict_oldest or refuse, not {other:?}"
+                )))
+            }
         };
         Ok(JwtSettings {
             issuer: self.jwt_issuer.clone(),
@@ -291,7 +307,10 @@ mod tests {
     #[test]
     fn reads_the_environment() {
         let settings = Settings::from_env(vars(&[
-            ("PORTCULLIS_ENCRYPTION_KEYS", "k2:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=, k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE="),
+            (
+                "PORTCULLIS_ENCRYPTION_KEYS",
+                "k2:AgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgI=, k1:AQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQEBAQE=",
+            ),
             ("PORTCULLIS_KNOWN_SCOPES", "read:all,exec:notebook"),
             ("PORTCULLIS_SESSION_LIFETIME", "3600"),
             ("HOME", "/root"),
@@ -309,7 +328,11 @@ mod tests {
         assert!(Settings::from_env(vars(&[("PORTCULLIS_TYPO", "x")])).is_err());
         assert!(Settings::from_json(r#"{"realm": "x", "unknown": 1}"#).is_err());
         assert!(Settings::default().key_ring().is_err());
-        let with_json = Settings::from_env(vars(&[("PORTCULLIS_CONFIG", r#"{"realm": "a", "known_scopes": ["x"]}"#), ("PORTCULLIS_REALM", "b")])).unwrap();
+        let with_json = Settings::from_env(vars(&[
+            ("PORTCULLIS_CONFIG", r#"{"realm": "a", "known_scopes": ["x"]}"#),
+            ("PORTCULLIS_REALM", "b"),
+        ]))
+        .unwrap();
         assert_eq!((with_json.realm.as_str(), with_json.known_scopes.len()), ("b", 1));
     }
 }

@@ -61,7 +61,10 @@ fn curl_session_flow() {
 
         let forbidden = call(&api, Method::GET, "/auth?scope=write:files", Some(&token), None).await;
         assert_eq!(forbidden.status(), StatusCode::FORBIDDEN);
-        assert_eq!(header(&forbidden, "www-authenticate"), "Bearer realm=\"portcullis\", error=\"insufficient_scope\", scope=\"write:files\"");
+        assert_eq!(
+            header(&forbidden, "www-authenticate"),
+            "Bearer realm=\"portcullis\", error=\"insufficient_scope\", scope=\"write:files\""
+        );
 
         let list = call(&api, Method::GET, "/auth/api/v1/users/alice/tokens", Some(&token), None).await;
         assert_eq!(list.status(), StatusCode::OK);
@@ -71,7 +74,8 @@ fn curl_session_flow() {
         assert_eq!(body(&info)["token"], json!(key));
         assert_eq!(body(&info)["token_type"], json!("user"));
 
-        let deleted = call(&api, Method::DELETE, &format!("/auth/api/v1/users/alice/tokens/{key}"), Some(BOOTSTRAP), None).await;
+        let deleted =
+            call(&api, Method::DELETE, &format!("/auth/api/v1/users/alice/tokens/{key}"), Some(BOOTSTRAP), None).await;
         assert_eq!(deleted.status(), StatusCode::NO_CONTENT);
         let gone = call(&api, Method::GET, "/auth?scope=read:all", Some(&token), None).await;
         assert_eq!(gone.status(), StatusCode::UNAUTHORIZED);
@@ -90,14 +94,36 @@ fn delegation_through_auth() {
         assert!(child.starts_with("pc-"), "{r:?}");
         let again = call(&api, Method::GET, "/auth?scope=exec:notebook&notebook=true", Some(&session), None).await;
         assert_eq!(header(&again, "x-auth-request-token"), child);
-        let internal = call(&api, Method::GET, "/auth?scope=read:all&delegate_to=tap&delegate_scope=read:all", Some(&session), None).await;
+        let internal = call(
+            &api,
+            Method::GET,
+            "/auth?scope=read:all&delegate_to=tap&delegate_scope=read:all",
+            Some(&session),
+            None,
+        )
+        .await;
         assert_ne!(header(&internal, "x-auth-request-token"), child);
-        let too_broad = call(&api, Method::GET, "/auth?scope=read:all&delegate_to=tap&delegate_scope=write:files", Some(&session), None).await;
+        let too_broad = call(
+            &api,
+            Method::GET,
+            "/auth?scope=read:all&delegate_to=tap&delegate_scope=write:files",
+            Some(&session),
+            None,
+        )
+        .await;
         assert_eq!(too_broad.status(), StatusCode::UNPROCESSABLE_ENTITY);
         assert_eq!(error_type(&too_broad), "invalid_scopes");
-        let bad_min = call(&api, Method::GET, "/auth?scope=read:all&notebook=true&minimum_lifetime=99999999", Some(&session), None).await;
+        let bad_min = call(
+            &api,
+            Method::GET,
+            "/auth?scope=read:all&notebook=true&minimum_lifetime=99999999",
+            Some(&session),
+            None,
+        )
+        .await;
         assert_eq!(error_type(&bad_min), "invalid_minimum_lifetime");
-        let any = call(&api, Method::GET, "/auth?scope=write:files&scope=read:all&satisfy=any", Some(&session), None).await;
+        let any =
+            call(&api, Method::GET, "/auth?scope=write:files&scope=read:all&satisfy=any", Some(&session), None).await;
         assert_eq!(any.status(), StatusCode::OK);
     })
 }
@@ -108,30 +134,59 @@ fn user_token_endpoints_and_errors() {
         let (api, h) = api().await;
         let (session, _) = h.login("alice", &["read:all", "user:token"]).await;
         let uri = "/auth/api/v1/users/alice/tokens";
-        let made = call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": "ci", "scopes": ["read:all"], "expires": NOW + DAY}))).await;
+        let made = call(
+            &api,
+            Method::POST,
+            uri,
+            Some(&session),
+            Some(json!({"token_name": "ci", "scopes": ["read:all"], "expires": NOW + DAY})),
+        )
+        .await;
         assert_eq!(made.status(), StatusCode::CREATED);
         let dup = call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": "ci"}))).await;
         assert_eq!((dup.status(), error_type(&dup)), (StatusCode::UNPROCESSABLE_ENTITY, "duplicate_token_name".into()));
-        let soon = call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": "x", "expires": NOW + 10}))).await;
+        let soon =
+            call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": "x", "expires": NOW + 10}))).await;
         assert_eq!(error_type(&soon), "invalid_expires");
-        let broad = call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": "y", "scopes": ["write:files"]}))).await;
+        let broad =
+            call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": "y", "scopes": ["write:files"]})))
+                .await;
         assert_eq!(error_type(&broad), "invalid_scopes");
         let other = call(&api, Method::GET, "/auth/api/v1/users/bob/tokens", Some(&session), None).await;
         assert_eq!(other.status(), StatusCode::FORBIDDEN);
-        let missing = call(&api, Method::GET, "/auth/api/v1/users/alice/tokens/AAAAAAAAAAAAAAAAAAAAAA", Some(&session), None).await;
+        let missing =
+            call(&api, Method::GET, "/auth/api/v1/users/alice/tokens/AAAAAAAAAAAAAAAAAAAAAA", Some(&session), None)
+                .await;
         assert_eq!(missing.status(), StatusCode::NOT_FOUND);
-        let garbage_key = call(&api, Method::GET, "/auth/api/v1/users/alice/tokens/..%2F..", Some(&session), None).await;
+        let garbage_key =
+            call(&api, Method::GET, "/auth/api/v1/users/alice/tokens/..%2F..", Some(&session), None).await;
         assert_eq!(garbage_key.status(), StatusCode::NOT_FOUND);
-        let not_admin = call(&api, Method::POST, "/auth/api/v1/tokens", Some(&session), Some(json!({"username": "bot-x", "token_type": "service"}))).await;
+        let not_admin = call(
+            &api,
+            Method::POST,
+            "/auth/api/v1/tokens",
+            Some(&session),
+            Some(json!({"username": "bot-x", "token_type": "service"})),
+        )
+        .await;
         assert_eq!(not_admin.status(), StatusCode::FORBIDDEN);
         // PATCH by an admin, with null expiry meaning "never".
         let key = body(&made)["token"].as_str().unwrap()[3..25].to_owned();
-        let patched = call(&api, Method::PATCH, &format!("{uri}/{key}"), Some(BOOTSTRAP), Some(json!({"expires": null, "token_name": "ci2"}))).await;
+        let patched = call(
+            &api,
+            Method::PATCH,
+            &format!("{uri}/{key}"),
+            Some(BOOTSTRAP),
+            Some(json!({"expires": null, "token_name": "ci2"})),
+        )
+        .await;
         assert_eq!(patched.status(), StatusCode::OK, "{:?}", body(&patched));
         assert_eq!(body(&patched)["token_name"], json!("ci2"));
         assert!(body(&patched).get("expires").is_none());
         // History with paging headers.
-        let history = call(&api, Method::GET, "/auth/api/v1/users/alice/token-change-history?limit=1", Some(&session), None).await;
+        let history =
+            call(&api, Method::GET, "/auth/api/v1/users/alice/token-change-history?limit=1", Some(&session), None)
+                .await;
         assert_eq!(history.status(), StatusCode::OK);
         assert_eq!(body(&history).as_array().unwrap().len(), 1);
         assert_eq!(header(&history, "x-total-count"), "3");
@@ -141,7 +196,8 @@ fn user_token_endpoints_and_errors() {
         assert_eq!(body(&page2).as_array().unwrap().len(), 1);
         let all = call(&api, Method::GET, "/auth/api/v1/history/token-changes", Some(&session), None).await;
         assert_eq!(all.status(), StatusCode::FORBIDDEN);
-        let all = call(&api, Method::GET, "/auth/api/v1/history/token-changes?username=alice", Some(BOOTSTRAP), None).await;
+        let all =
+            call(&api, Method::GET, "/auth/api/v1/history/token-changes?username=alice", Some(BOOTSTRAP), None).await;
         assert_eq!(body(&all).as_array().unwrap().len(), 3);
     })
 }
@@ -157,8 +213,14 @@ fn bad_requests_get_clear_4xx() {
             (call(&api, Method::PUT, uri, Some(&session), None).await, StatusCode::METHOD_NOT_ALLOWED),
             (call(&api, Method::GET, uri, None, None).await, StatusCode::UNAUTHORIZED),
             (call(&api, Method::GET, uri, Some("garbage"), None).await, StatusCode::UNAUTHORIZED),
-            (call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": 5}))).await, StatusCode::UNPROCESSABLE_ENTITY),
-            (call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": "a", "extra": 1}))).await, StatusCode::UNPROCESSABLE_ENTITY),
+            (
+                call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": 5}))).await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
+            (
+                call(&api, Method::POST, uri, Some(&session), Some(json!({"token_name": "a", "extra": 1}))).await,
+                StatusCode::UNPROCESSABLE_ENTITY,
+            ),
             (call(&api, Method::GET, "/auth", Some(&session), None).await, StatusCode::UNPROCESSABLE_ENTITY),
         ];
         for (i, (response, status)) in cases.iter().enumerate() {
@@ -168,7 +230,12 @@ fn bad_requests_get_clear_4xx() {
         }
         assert_eq!(header(&cases[1].0, "allow"), "GET, POST");
         assert_eq!(header(&cases[2].0, "www-authenticate"), "Bearer realm=\"portcullis\"");
-        let raw = Request::builder().method(Method::POST).uri(uri).header("authorization", format!("Bearer {session}")).body(b"{not json".to_vec()).unwrap();
+        let raw = Request::builder()
+            .method(Method::POST)
+            .uri(uri)
+            .header("authorization", format!("Bearer {session}"))
+            .body(b"{not json".to_vec())
+            .unwrap();
         assert_eq!(api.handle(raw, None).await.status(), StatusCode::BAD_REQUEST);
         let big = Request::builder().method(Method::POST).uri(uri).body(vec![b' '; 70_000]).unwrap();
         assert_eq!(api.handle(big, None).await.status(), StatusCode::PAYLOAD_TOO_LARGE);
@@ -193,7 +260,10 @@ fn the_bootstrap_token_is_refused_from_a_browser() {
             let response = api.handle(request, None).await;
             assert_eq!(response.status(), StatusCode::FORBIDDEN, "{name}");
         }
-        assert_eq!(call(&api, Method::GET, "/auth/api/v1/admin/metrics", Some(BOOTSTRAP), None).await.status(), StatusCode::OK);
+        assert_eq!(
+            call(&api, Method::GET, "/auth/api/v1/admin/metrics", Some(BOOTSTRAP), None).await.status(),
+            StatusCode::OK
+        );
         // Node's fetch marks its requests with Sec-Fetch-Mode only: an operator's script.
         let node = Request::builder()
             .uri("/auth/api/v1/admin/metrics")
@@ -210,7 +280,10 @@ fn admin_endpoints() {
     run(async {
         let (api, h) = api().await;
         let (session, _) = h.login("alice", &["user:token"]).await;
-        assert_eq!(call(&api, Method::POST, "/auth/api/v1/admin/expire", Some(&session), None).await.status(), StatusCode::FORBIDDEN);
+        assert_eq!(
+            call(&api, Method::POST, "/auth/api/v1/admin/expire", Some(&session), None).await.status(),
+            StatusCode::FORBIDDEN
+        );
         let metrics = call(&api, Method::GET, "/auth/api/v1/admin/metrics", Some(BOOTSTRAP), None).await;
         assert_eq!(body(&metrics), json!({"unique_sessions": 1, "user_tokens": 0, "active_sessions": 0}));
         let audit = call(&api, Method::GET, "/auth/api/v1/admin/audit?fix=false", Some(BOOTSTRAP), None).await;
@@ -244,7 +317,14 @@ fn jwt_sessions_over_http() {
         assert_eq!(info["token_type"], json!("access"));
         assert_eq!(info["token"].as_str().unwrap().len(), 22);
         // A JWT session with user:token can manage opaque tokens.
-        let made = call(&api, Method::POST, "/auth/api/v1/users/alice/tokens", Some(&access), Some(json!({"token_name": "from-jwt"}))).await;
+        let made = call(
+            &api,
+            Method::POST,
+            "/auth/api/v1/users/alice/tokens",
+            Some(&access),
+            Some(json!({"token_name": "from-jwt"})),
+        )
+        .await;
         assert_eq!(made.status(), StatusCode::CREATED, "{:?}", body(&made));
         // A refresh token never authenticates.
         let no = call(&api, Method::GET, "/auth?scope=read:all", Some(&refresh), None).await;
@@ -254,32 +334,73 @@ fn jwt_sessions_over_http() {
         assert_eq!(d.status(), StatusCode::UNPROCESSABLE_ENTITY);
 
         // Refresh rotates; an access token in its place is a typed 422.
-        let wrong = call(&api, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": access}))).await;
+        let wrong =
+            call(&api, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": access})))
+                .await;
         assert_eq!((wrong.status(), error_type(&wrong)), (StatusCode::UNPROCESSABLE_ENTITY, "wrong_token_type".into()));
-        let rotated = call(&api, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": refresh}))).await;
+        let rotated =
+            call(&api, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": refresh})))
+                .await;
         assert_eq!(rotated.status(), StatusCode::OK);
         let new_access = body(&rotated)["access_token"].as_str().unwrap().to_owned();
-        assert_eq!(call(&api, Method::GET, "/auth?scope=read:all", Some(&access), None).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            call(&api, Method::GET, "/auth?scope=read:all", Some(&access), None).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
         h.clock.advance(11);
-        let reused = call(&api, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": refresh}))).await;
+        let reused =
+            call(&api, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": refresh})))
+                .await;
         assert_eq!((reused.status(), error_type(&reused)), (StatusCode::UNAUTHORIZED, "refresh_token_reused".into()));
-        assert_eq!(call(&api, Method::GET, "/auth?scope=read:all", Some(&new_access), None).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            call(&api, Method::GET, "/auth?scope=read:all", Some(&new_access), None).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
 
         // API tokens, and logout.
-        let again = body(&call(&api, Method::POST, "/auth/api/v1/sessions", Some(BOOTSTRAP), Some(json!({"username": "alice"}))).await);
+        let again = body(
+            &call(&api, Method::POST, "/auth/api/v1/sessions", Some(BOOTSTRAP), Some(json!({"username": "alice"})))
+                .await,
+        );
         let access = again["access_token"].as_str().unwrap().to_owned();
-        let api_token = call(&api, Method::POST, "/auth/api/v1/api-tokens", Some(&access), Some(json!({"datasets": {"plants/*": ["read", "write"]}}))).await;
+        let api_token = call(
+            &api,
+            Method::POST,
+            "/auth/api/v1/api-tokens",
+            Some(&access),
+            Some(json!({"datasets": {"plants/*": ["read", "write"]}})),
+        )
+        .await;
         assert_eq!(api_token.status(), StatusCode::CREATED, "{:?}", body(&api_token));
         let api_token = body(&api_token)["token"].as_str().unwrap().to_owned();
         let info = body(&call(&api, Method::GET, "/auth/api/v1/token-info", Some(&api_token), None).await);
         assert_eq!(info["token_type"], json!("api"));
         let jti = info["token"].as_str().unwrap().to_owned();
-        let bad_perm = call(&api, Method::POST, "/auth/api/v1/api-tokens", Some(&access), Some(json!({"datasets": {"x": ["fly"]}}))).await;
+        let bad_perm = call(
+            &api,
+            Method::POST,
+            "/auth/api/v1/api-tokens",
+            Some(&access),
+            Some(json!({"datasets": {"x": ["fly"]}})),
+        )
+        .await;
         assert_eq!(bad_perm.status(), StatusCode::UNPROCESSABLE_ENTITY);
-        assert_eq!(call(&api, Method::DELETE, &format!("/auth/api/v1/api-tokens/{jti}"), Some(&access), None).await.status(), StatusCode::NO_CONTENT);
-        assert_eq!(call(&api, Method::GET, "/auth/api/v1/token-info", Some(&api_token), None).await.status(), StatusCode::UNAUTHORIZED);
-        assert_eq!(call(&api, Method::DELETE, "/auth/api/v1/sessions/current", Some(&access), None).await.status(), StatusCode::NO_CONTENT);
-        assert_eq!(call(&api, Method::GET, "/auth/api/v1/user-info", Some(&access), None).await.status(), StatusCode::UNAUTHORIZED);
+        assert_eq!(
+            call(&api, Method::DELETE, &format!("/auth/api/v1/api-tokens/{jti}"), Some(&access), None).await.status(),
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            call(&api, Method::GET, "/auth/api/v1/token-info", Some(&api_token), None).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
+        assert_eq!(
+            call(&api, Method::DELETE, "/auth/api/v1/sessions/current", Some(&access), None).await.status(),
+            StatusCode::NO_CONTENT
+        );
+        assert_eq!(
+            call(&api, Method::GET, "/auth/api/v1/user-info", Some(&access), None).await.status(),
+            StatusCode::UNAUTHORIZED
+        );
 
         let jwks = body(&call(&api, Method::GET, "/.well-known/jwks.json", None, None).await);
         assert_eq!(jwks["keys"][0]["kty"], json!("OKP"));
@@ -319,18 +440,38 @@ fn expiries_at_the_ends_of_i64_are_refused_not_overflowed() {
     run(async {
         let (api, h) = api().await;
         let (session, _) = h.login("alice", &["read:all", "user:token"]).await;
-        let made = call(&api, Method::POST, "/auth/api/v1/users/alice/tokens", Some(&session), Some(json!({"token_name": "mine"}))).await;
+        let made = call(
+            &api,
+            Method::POST,
+            "/auth/api/v1/users/alice/tokens",
+            Some(&session),
+            Some(json!({"token_name": "mine"})),
+        )
+        .await;
         let key = body(&made)["token"].as_str().unwrap()[3..25].to_owned();
         for exp in [i64::MAX, i64::MIN, portcullis::MAX_EXPIRES + 1] {
             let requests = [
-                (Method::POST, "/auth/api/v1/users/alice/tokens".to_owned(), json!({"token_name": "t", "expires": exp})),
-                (Method::POST, "/auth/api/v1/tokens".to_owned(), json!({"username": "bob", "token_type": "user", "token_name": "t", "expires": exp})),
+                (
+                    Method::POST,
+                    "/auth/api/v1/users/alice/tokens".to_owned(),
+                    json!({"token_name": "t", "expires": exp}),
+                ),
+                (
+                    Method::POST,
+                    "/auth/api/v1/tokens".to_owned(),
+                    json!({"username": "bob", "token_type": "user", "token_name": "t", "expires": exp}),
+                ),
                 (Method::PATCH, format!("/auth/api/v1/users/alice/tokens/{key}"), json!({"expires": exp})),
                 (Method::POST, "/auth/api/v1/api-tokens".to_owned(), json!({"expires": exp})),
             ];
             for (method, uri, request) in requests {
                 let response = call(&api, method.clone(), &uri, Some(BOOTSTRAP), Some(request)).await;
-                assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{method} {uri} {exp}: {:?}", body(&response));
+                assert_eq!(
+                    response.status(),
+                    StatusCode::UNPROCESSABLE_ENTITY,
+                    "{method} {uri} {exp}: {:?}",
+                    body(&response)
+                );
                 assert_eq!(error_type(&response), "invalid_expires", "{method} {uri} {exp}");
             }
         }
@@ -351,7 +492,10 @@ fn a_json_array_is_not_a_request_body() {
     run(async {
         let (api, h) = api().await;
         let (session, _) = h.login("alice", &["read:all", "user:token"]).await;
-        let cases = [("/auth/api/v1/api-tokens", json!([])), ("/auth/api/v1/users/alice/tokens", json!(["positional", ["read:all"], null]))];
+        let cases = [
+            ("/auth/api/v1/api-tokens", json!([])),
+            ("/auth/api/v1/users/alice/tokens", json!(["positional", ["read:all"], null])),
+        ];
         for (uri, request) in cases {
             let response = call(&api, Method::POST, uri, Some(&session), Some(request)).await;
             assert_eq!(response.status(), StatusCode::UNPROCESSABLE_ENTITY, "{uri}: {:?}", body(&response));

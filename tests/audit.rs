@@ -3,7 +3,7 @@
 mod common;
 
 use common::*;
-use portcullis::{AuditKind, KeyRing, EncryptionKey, Kv, Sql, TokenService};
+use portcullis::{AuditKind, EncryptionKey, KeyRing, Kv, Sql, TokenService};
 
 fn issue_kinds(report: &portcullis::AuditReport) -> Vec<AuditKind> {
     report.issues.iter().map(|i| i.kind).collect()
@@ -74,7 +74,10 @@ fn child_outliving_its_parent() {
         let child = h.service.get_notebook_token(&session, None, None).await.unwrap();
         // The child's row is made to outlive the parent (so its KV record disagrees too).
         let longer = NOW + 40 * DAY;
-        h.sql.execute("UPDATE token SET expires = ? WHERE key = ?", &[longer.into(), child.key().as_str().into()]).await.unwrap();
+        h.sql
+            .execute("UPDATE token SET expires = ? WHERE key = ?", &[longer.into(), child.key().as_str().into()])
+            .await
+            .unwrap();
         let report = h.service.audit(false).await.unwrap();
         assert_eq!(issue_kinds(&report), vec![AuditKind::Mismatch, AuditKind::OutlivesParent], "{report:?}");
         let fixed = h.service.audit(true).await.unwrap();
@@ -82,7 +85,10 @@ fn child_outliving_its_parent() {
         assert!(h.service.audit(false).await.unwrap().is_clean());
         // Capped to the parent's expiry in both stores.
         assert_eq!(h.service.validate(&h.service.encode(&child)).await.unwrap().expires, Some(NOW + 30 * DAY));
-        assert_eq!(h.service.get_token_info(&session, "alice", child.key()).await.unwrap().expires, Some(NOW + 30 * DAY));
+        assert_eq!(
+            h.service.get_token_info(&session, "alice", child.key()).await.unwrap().expires,
+            Some(NOW + 30 * DAY)
+        );
     })
 }
 
@@ -129,7 +135,9 @@ fn records_sealed_with_a_retired_key_are_resealed() {
     run(async {
         let h = Harness::new().await;
         let (token, _) = h.login("alice", &["read:all"]).await;
-        let rotated = KeyRing::new(EncryptionKey::new("k2", [8; 32]).unwrap(), vec![EncryptionKey::new("k1", [7; 32]).unwrap()]).unwrap();
+        let rotated =
+            KeyRing::new(EncryptionKey::new("k2", [8; 32]).unwrap(), vec![EncryptionKey::new("k1", [7; 32]).unwrap()])
+                .unwrap();
         let service = TokenService::new(h.env.clone(), rotated, config()).unwrap();
         // Rotation logs no one out.
         assert!(service.validate(&token).await.is_ok());
@@ -150,8 +158,11 @@ fn a_record_stored_under_another_key_is_malformed() {
         // A valid record copied under another token's key (only a key holder or a bug can).
         let theirs = h.kv.get(&format!("token:{}", data.key)).await.unwrap().unwrap();
         let elsewhere = "token:QUJDREVGR0hJSktMTU5PUA";
-        let resealed = key_ring()
-            .seal(elsewhere.as_bytes(), &key_ring().open(format!("token:{}", data.key).as_bytes(), &theirs).unwrap(), &portcullis_native::OsRandom);
+        let resealed = key_ring().seal(
+            elsewhere.as_bytes(),
+            &key_ring().open(format!("token:{}", data.key).as_bytes(), &theirs).unwrap(),
+            &portcullis_native::OsRandom,
+        );
         h.kv.set(elsewhere, &resealed).await.unwrap();
         finds_and_fixes(&h, AuditKind::Malformed).await;
         assert!(h.kv.get(elsewhere).await.unwrap().is_none());
@@ -183,7 +194,11 @@ impl Kv for SlowScan {
     async fn exists(&self, key: &str) -> Result<bool, portcullis::StoreError> {
         self.inner.exists(key).await
     }
-    async fn list_keys(&self, prefix: &str, cursor: Option<&str>) -> Result<portcullis::KeyPage, portcullis::StoreError> {
+    async fn list_keys(
+        &self,
+        prefix: &str,
+        cursor: Option<&str>,
+    ) -> Result<portcullis::KeyPage, portcullis::StoreError> {
         self.clock.advance(self.seconds);
         self.inner.list_keys(prefix, cursor).await
     }
@@ -199,7 +214,10 @@ fn a_token_expiring_during_the_scan_is_not_missing_from_kv() {
         let expires = portcullis::Clock::now(&h.clock) + 400;
         h.service.create_user_token(&session, "alice", "short", &[], Some(expires), None).await.unwrap();
         h.clock.advance(395);
-        let env = portcullis::Env { kv: std::rc::Rc::new(SlowScan { inner: h.kv.clone(), clock: h.clock.clone(), seconds: 10 }), ..h.env.clone() };
+        let env = portcullis::Env {
+            kv: std::rc::Rc::new(SlowScan { inner: h.kv.clone(), clock: h.clock.clone(), seconds: 10 }),
+            ..h.env.clone()
+        };
         let service = TokenService::new(env, key_ring(), config()).unwrap();
         let report = service.audit(true).await.unwrap();
         assert!(report.is_clean(), "{report:?}");

@@ -14,7 +14,11 @@ fn child_expiry_is_capped_by_the_parent() {
     run(async {
         let h = Harness::new().await;
         let (_, session) = h.login("alice", &["read:all", "user:token"]).await;
-        let short = h.service.create_user_token(&session, "alice", "short", &scopes(&["read:all"]), Some(NOW + 2 * HOUR), None).await.unwrap();
+        let short = h
+            .service
+            .create_user_token(&session, "alice", "short", &scopes(&["read:all"]), Some(NOW + 2 * HOUR), None)
+            .await
+            .unwrap();
         let parent = data(&h, &short).await;
         let child = data(&h, &h.service.get_notebook_token(&parent, None, None).await.unwrap()).await;
         assert_eq!(child.expires, Some(NOW + 2 * HOUR));
@@ -31,11 +35,14 @@ fn child_expiry_is_capped_by_the_session_lifetime() {
     run(async {
         let h = Harness::new().await;
         let admin = h.admin().await;
-        let forever = h.service.create_user_token(&admin, "alice", "forever", &scopes(&["read:all"]), None, None).await.unwrap();
+        let forever =
+            h.service.create_user_token(&admin, "alice", "forever", &scopes(&["read:all"]), None, None).await.unwrap();
         let parent = data(&h, &forever).await;
         assert_eq!(parent.expires, None);
         h.clock.advance(HOUR);
-        let child = data(&h, &h.service.get_internal_token(&parent, "tap", &scopes(&["read:all"]), None, None).await.unwrap()).await;
+        let child =
+            data(&h, &h.service.get_internal_token(&parent, "tap", &scopes(&["read:all"]), None, None).await.unwrap())
+                .await;
         assert_eq!(child.expires, Some(NOW + HOUR + 30 * DAY));
         assert_eq!(child.service.as_deref(), Some("tap"));
     })
@@ -46,7 +53,8 @@ fn internal_scopes_must_be_a_subset_of_the_parents() {
     run(async {
         let h = Harness::new().await;
         let (_, session) = h.login("alice", &["read:all"]).await;
-        let err = h.service.get_internal_token(&session, "tap", &scopes(&["write:files"]), None, None).await.unwrap_err();
+        let err =
+            h.service.get_internal_token(&session, "tap", &scopes(&["write:files"]), None, None).await.unwrap_err();
         assert!(matches!(err, Error::Request(RequestError::InvalidScopes(_))), "{err:?}");
         let err = h.service.get_internal_token(&session, "bad service!", &[], None, None).await.unwrap_err();
         assert_eq!(err.kind(), "invalid_request");
@@ -113,7 +121,8 @@ fn minimum_lifetime_replaces_a_child_that_would_not_last() {
     run(async {
         let h = Harness::new().await;
         let admin = h.admin().await;
-        let forever = h.service.create_user_token(&admin, "alice", "forever", &scopes(&["read:all"]), None, None).await.unwrap();
+        let forever =
+            h.service.create_user_token(&admin, "alice", "forever", &scopes(&["read:all"]), None, None).await.unwrap();
         let parent = data(&h, &forever).await;
         let first = h.service.get_notebook_token(&parent, None, None).await.unwrap();
         h.clock.advance(25 * DAY);

@@ -13,16 +13,16 @@
 //! Deterministic: a fixed list of seeds drives a small PRNG. `FAULT_SEEDS=n` runs n seeds (the
 //! long form, docs/RELIABILITY.md); the default is the bounded CI form.
 
-mod common;
 #[path = "faults/chaos.rs"]
 mod chaos;
+mod common;
 #[path = "faults/world.rs"]
 mod world;
 
 use common::{run, NOW};
 use portcullis::migrate;
 use portcullis_native::{MemoryKv, SqliteSql};
-use world::{sequence, seeds, Figures, World, WorldClock};
+use world::{seeds, sequence, Figures, World, WorldClock};
 
 async fn on_sqlite(seed: u64) -> World {
     let clock = WorldClock::mock();

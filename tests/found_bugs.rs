@@ -1,9 +1,9 @@
 //! Regression tests for the core findings of the reliability work (fault injection, fuzzing,
 //! security tests); each failed before its fix. See docs/RELIABILITY.md.
 
-mod common;
 #[path = "faults/chaos.rs"]
 mod chaos;
+mod common;
 
 use std::cell::Cell;
 use std::rc::Rc;
@@ -71,7 +71,12 @@ fn a_garbled_read_during_modify_does_not_acknowledge_an_unapplied_change() {
             plan.borrow_mut().mode = Mode::Off;
             if result.is_ok() {
                 let fast = service.validate(&text).await.unwrap();
-                assert_eq!(fast.expires, Some(new), "modify (call {call} garbled) was acknowledged, but KV still says {:?}", fast.expires);
+                assert_eq!(
+                    fast.expires,
+                    Some(new),
+                    "modify (call {call} garbled) was acknowledged, but KV still says {:?}",
+                    fast.expires
+                );
             }
         });
     }
@@ -211,7 +216,8 @@ async fn two_session_processes(limits: SessionLimits) -> (Harness, Rc<Gate>, Jwt
     (h, gate, slow, fast)
 }
 
-const PER_USER_EVICT: SessionLimits = SessionLimits { per_user: Some(1), global: None, when_full: WhenFull::EvictOldest };
+const PER_USER_EVICT: SessionLimits =
+    SessionLimits { per_user: Some(1), global: None, when_full: WhenFull::EvictOldest };
 
 /// The flaw the races found (the late marker, below) on eviction, which the races' session
 /// limit with eviction checks: a creation whose KV marker is written after a concurrent creation
@@ -231,7 +237,10 @@ fn a_session_evicted_before_its_marker_is_written_stays_evicted() {
         });
         let (first, second) = (first.unwrap(), second.unwrap());
         assert!(fast.validate_session(&second.access_token).await.is_ok());
-        assert!(fast.validate_session(&first.access_token).await.is_err(), "an evicted session is valid: two live under a limit of one");
+        assert!(
+            fast.validate_session(&first.access_token).await.is_err(),
+            "an evicted session is valid: two live under a limit of one"
+        );
         assert_eq!(h.count("SELECT COUNT(*) FROM session").await, 1);
     })
 }
@@ -289,20 +298,8 @@ fn a_late_marker_does_not_bring_back_a_superseded_access_token() {
 async fn chaotic_sessions(plan: &chaos::SharedPlan) -> JwtSessionManager {
     let env = chaotic_env(plan).await;
     let keys = JwtKeys::new(SigningKey::from_bytes(Algorithm::Hs512, &[42; 64]).unwrap());
-    let limits = SessionLimits {
-        per_user: Some(1),
-        global: None,
-        when_full: WhenFull::EvictOldest,
-    };
-    JwtSessionManager::new(
-        env,
-        key_ring(),
-        keys,
-        JwtSettings {
-            limits,
-            ..JwtSettings::default()
-        },
-    )
+    let limits = SessionLimits { per_user: Some(1), global: None, when_full: WhenFull::EvictOldest };
+    JwtSessionManager::new(env, key_ring(), keys, JwtSettings { limits, ..JwtSettings::default() })
 }
 
 /// Runs `step` with every storage call from the n-th on failing (a crash as storage sees it),
@@ -345,7 +342,10 @@ fn an_evicted_session_is_never_left_usable_on_the_fast_path() {
         |m, first, call| {
             Box::pin(async move {
                 if m.authenticate_strict(&first.access_token).await.is_err() {
-                    assert!(m.validate_session(&first.access_token).await.is_err(), "storage failing from call {call}: evicted in SQL, still valid on the fast path");
+                    assert!(
+                        m.validate_session(&first.access_token).await.is_err(),
+                        "storage failing from call {call}: evicted in SQL, still valid on the fast path"
+                    );
                 }
             })
         },
@@ -358,18 +358,14 @@ fn an_evicted_session_is_never_left_usable_on_the_fast_path() {
 #[test]
 fn a_logout_stopped_halfway_never_leaves_the_access_token_usable_on_the_fast_path() {
     crash_at_every_call(
-        |m, first| {
-            Box::pin(async move {
-                drop(
-                    m.invalidate_session(SessionRef::Token(&first.access_token))
-                        .await,
-                )
-            })
-        },
+        |m, first| Box::pin(async move { drop(m.invalidate_session(SessionRef::Token(&first.access_token)).await) }),
         |m, first, call| {
             Box::pin(async move {
                 if m.authenticate_strict(&first.access_token).await.is_err() {
-                    assert!(m.validate_session(&first.access_token).await.is_err(), "storage failing from call {call}: logged out in SQL, still valid on the fast path");
+                    assert!(
+                        m.validate_session(&first.access_token).await.is_err(),
+                        "storage failing from call {call}: logged out in SQL, still valid on the fast path"
+                    );
                 }
             })
         },
@@ -389,9 +385,7 @@ fn a_refresh_retried_after_a_crash_returns_a_pair_that_works() {
                 let pair = m
                     .refresh_session(&first.refresh_token)
                     .await
-                    .unwrap_or_else(|e| {
-                        panic!("storage failing from call {call}: retry refused: {e}")
-                    });
+                    .unwrap_or_else(|e| panic!("storage failing from call {call}: retry refused: {e}"));
                 assert!(
                     m.validate_session(&pair.access_token).await.is_ok(),
                     "storage failing from call {call}: the retried pair's access token is refused"
@@ -413,7 +407,10 @@ fn a_refresh_retried_after_a_crash_returns_a_pair_that_works() {
 fn a_lock_left_by_a_killed_process_is_waited_out() {
     run(async {
         let h = Harness::new().await;
-        let settings = JwtSettings { limits: SessionLimits { per_user: Some(10), global: None, when_full: WhenFull::EvictOldest }, ..JwtSettings::default() };
+        let settings = JwtSettings {
+            limits: SessionLimits { per_user: Some(10), global: None, when_full: WhenFull::EvictOldest },
+            ..JwtSettings::default()
+        };
         let keys = JwtKeys::new(SigningKey::from_bytes(Algorithm::Hs512, &[42; 64]).unwrap());
         let sessions = JwtSessionManager::new(h.env.clone(), key_ring(), keys, settings);
         // The lock as a killed process leaves it: acquired, never released.
@@ -484,11 +481,18 @@ fn expiring_and_revoking_thousands_of_tokens_stays_within_host_bounds() {
         assert_eq!(h.count("SELECT COUNT(*) FROM token").await, 0);
         assert_eq!(h.count("SELECT COUNT(*) FROM token_change_history WHERE action = 'expire'").await, 1200);
 
-        let parent = service.create_session_token("parent", UserInfo::default(), &["read:all".into(), "user:token".into()], None).await.unwrap();
+        let parent = service
+            .create_session_token("parent", UserInfo::default(), &["read:all".into(), "user:token".into()], None)
+            .await
+            .unwrap();
         let parent = service.validate(&service.encode(&parent)).await.unwrap();
         let mut children = Vec::new();
         for i in 0..450 {
-            children.push(service.encode(&service.get_internal_token(&parent, &format!("svc-{i}"), &scopes, None, None).await.unwrap()));
+            children.push(
+                service.encode(
+                    &service.get_internal_token(&parent, &format!("svc-{i}"), &scopes, None, None).await.unwrap(),
+                ),
+            );
         }
         service.delete_token(&parent, "parent", &parent.key, None).await.unwrap();
         assert_eq!(h.count("SELECT COUNT(*) FROM token").await, 0);

@@ -96,7 +96,13 @@ fn unknown_or_missing_type_is_rejected() {
             let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
             let token = format!("{signing_input}.{sig}");
             let err = m.authenticate(&token).await.unwrap_err();
-            assert!(matches!(err, Error::Session(SessionError::InvalidTokenProcessing(_) | SessionError::WrongTokenType { .. })), "{err:?}");
+            assert!(
+                matches!(
+                    err,
+                    Error::Session(SessionError::InvalidTokenProcessing(_) | SessionError::WrongTokenType { .. })
+                ),
+                "{err:?}"
+            );
         }
     })
 }
@@ -200,7 +206,8 @@ fn api_tokens_carry_datasets_and_can_be_revoked() {
         assert_eq!(user.datasets.as_ref(), Some(&datasets));
         assert_eq!(user.expires_at, NOW + 3600);
         assert_eq!(kind(m.validate_session(&token).await), "wrong_token_type");
-        let stored = h.count("SELECT COUNT(*) FROM api_token WHERE username = 'alice' AND datasets LIKE '%manage_users%'").await;
+        let stored =
+            h.count("SELECT COUNT(*) FROM api_token WHERE username = 'alice' AND datasets LIKE '%manage_users%'").await;
         assert_eq!(stored, 1);
         assert!(m.invalidate_api_token(SessionRef::Token(&token)).await.unwrap());
         assert_eq!(kind(m.authenticate(&token).await), "api_token_not_found");

@@ -13,9 +13,7 @@ use portcullis::jwt::{Algorithm, JwtKeys, SigningKey};
 use portcullis::{JwtSessionManager, JwtSettings, TokenService};
 use serde_json::Value;
 
-const METHODS: [&str; 8] = [
-    "get", "put", "post", "delete", "options", "head", "patch", "trace",
-];
+const METHODS: [&str; 8] = ["get", "put", "post", "delete", "options", "head", "patch", "trace"];
 
 fn document() -> Value {
     serde_json::from_str(OPENAPI_JSON).expect("src/api/openapi.json is JSON")
@@ -25,12 +23,7 @@ fn document() -> Value {
 fn documented(doc: &Value) -> BTreeSet<(String, String)> {
     let mut out = BTreeSet::new();
     for (path, item) in doc["paths"].as_object().expect("paths") {
-        for method in item
-            .as_object()
-            .expect("path item")
-            .keys()
-            .filter(|k| METHODS.contains(&k.as_str()))
-        {
+        for method in item.as_object().expect("path item").keys().filter(|k| METHODS.contains(&k.as_str())) {
             out.insert((method.to_uppercase(), path.clone()));
         }
     }
@@ -44,21 +37,14 @@ fn operation<'a>(doc: &'a Value, method: &str, path: &str) -> &'a Value {
 async fn api() -> (Api, Harness) {
     let h = Harness::new().await;
     let service = TokenService::new(h.env.clone(), key_ring(), config()).unwrap();
-    let keys =
-        JwtKeys::new(SigningKey::generate(Algorithm::EdDsa, &portcullis_native::OsRandom).unwrap());
+    let keys = JwtKeys::new(SigningKey::generate(Algorithm::EdDsa, &portcullis_native::OsRandom).unwrap());
     let sessions = JwtSessionManager::new(h.env.clone(), key_ring(), keys, JwtSettings::default());
-    (
-        Api::new(service, ApiOptions::default()).with_sessions(Some(sessions)),
-        h,
-    )
+    (Api::new(service, ApiOptions::default()).with_sessions(Some(sessions)), h)
 }
 
 async fn call(api: &Api, method: &str, path: &str) -> Response<Vec<u8>> {
-    let request = Request::builder()
-        .method(Method::from_bytes(method.as_bytes()).unwrap())
-        .uri(path)
-        .body(Vec::new())
-        .unwrap();
+    let request =
+        Request::builder().method(Method::from_bytes(method.as_bytes()).unwrap()).uri(path).body(Vec::new()).unwrap();
     api.handle(request, None).await
 }
 
@@ -73,24 +59,13 @@ fn concrete(template: &str) -> String {
 #[test]
 fn the_document_and_the_router_list_the_same_routes() {
     let doc = document();
-    assert!(
-        doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")),
-        "an OpenAPI 3 document"
-    );
-    let routed: BTreeSet<(String, String)> = routes()
-        .map(|(m, p)| (m.to_owned(), p.to_owned()))
-        .collect();
+    assert!(doc["openapi"].as_str().is_some_and(|v| v.starts_with("3.")), "an OpenAPI 3 document");
+    let routed: BTreeSet<(String, String)> = routes().map(|(m, p)| (m.to_owned(), p.to_owned())).collect();
     let documented = documented(&doc);
     let undocumented: Vec<_> = routed.difference(&documented).collect();
     let unrouted: Vec<_> = documented.difference(&routed).collect();
-    assert!(
-        undocumented.is_empty(),
-        "routes missing from openapi.json: {undocumented:?}"
-    );
-    assert!(
-        unrouted.is_empty(),
-        "operations in openapi.json the router does not serve: {unrouted:?}"
-    );
+    assert!(undocumented.is_empty(), "routes missing from openapi.json: {undocumented:?}");
+    assert!(unrouted.is_empty(), "operations in openapi.json the router does not serve: {unrouted:?}");
 }
 
 #[test]
@@ -112,9 +87,7 @@ fn every_reference_resolves_and_every_path_parameter_is_declared() {
     walk(&doc, &mut refs);
     assert!(!refs.is_empty());
     for r in refs {
-        let pointer = r
-            .strip_prefix('#')
-            .unwrap_or_else(|| panic!("external reference {r}"));
+        let pointer = r.strip_prefix('#').unwrap_or_else(|| panic!("external reference {r}"));
         assert!(doc.pointer(pointer).is_some(), "unresolved {r}");
     }
     let resolve = |p: &Value| -> Value {
@@ -124,21 +97,11 @@ fn every_reference_resolves_and_every_path_parameter_is_declared() {
         }
     };
     for (path, item) in doc["paths"].as_object().unwrap() {
-        let in_template: BTreeSet<&str> = path
-            .split('/')
-            .filter_map(|s| s.strip_prefix('{')?.strip_suffix('}'))
-            .collect();
-        for method in item
-            .as_object()
-            .unwrap()
-            .keys()
-            .filter(|k| METHODS.contains(&k.as_str()))
-        {
-            let params = item["parameters"]
-                .as_array()
-                .into_iter()
-                .chain(item[method]["parameters"].as_array())
-                .flatten();
+        let in_template: BTreeSet<&str> =
+            path.split('/').filter_map(|s| s.strip_prefix('{')?.strip_suffix('}')).collect();
+        for method in item.as_object().unwrap().keys().filter(|k| METHODS.contains(&k.as_str())) {
+            let params =
+                item["parameters"].as_array().into_iter().chain(item[method]["parameters"].as_array()).flatten();
             let declared: BTreeSet<String> = params
                 .map(resolve)
                 .filter(|p| p["in"] == "path")
@@ -146,12 +109,7 @@ fn every_reference_resolves_and_every_path_parameter_is_declared() {
                 .collect();
             let declared: BTreeSet<&str> = declared.iter().map(String::as_str).collect();
             assert_eq!(declared, in_template, "{method} {path}");
-            assert!(
-                item[method]["responses"]
-                    .as_object()
-                    .is_some_and(|r| !r.is_empty()),
-                "{method} {path}"
-            );
+            assert!(item[method]["responses"].as_object().is_some_and(|r| !r.is_empty()), "{method} {path}");
         }
     }
 }
@@ -163,10 +121,7 @@ fn the_document_is_served_without_credentials() {
         let response = call(&api, "GET", "/auth/openapi.json").await;
         assert_eq!(response.status(), StatusCode::OK);
         assert_eq!(response.headers()["content-type"], "application/json");
-        assert_eq!(
-            serde_json::from_slice::<Value>(response.body()).unwrap(),
-            document()
-        );
+        assert_eq!(serde_json::from_slice::<Value>(response.body()).unwrap(), document());
         let post = call(&api, "POST", "/auth/openapi.json").await;
         assert_eq!(
             (post.status(), &post.headers()["allow"]),
@@ -187,15 +142,8 @@ fn the_router_answers_what_the_document_says() {
             let response = call(&api, method, &concrete(path)).await;
             let status = response.status().as_u16().to_string();
             let documented = &operation(&doc, method, path)["responses"];
-            assert!(
-                documented.get(&status).is_some(),
-                "{method} {path} answered {status}, not in the document"
-            );
-            assert_ne!(
-                response.status(),
-                StatusCode::METHOD_NOT_ALLOWED,
-                "{method} {path}"
-            );
+            assert!(documented.get(&status).is_some(), "{method} {path} answered {status}, not in the document");
+            assert_ne!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
         }
         for (path, item) in doc["paths"].as_object().unwrap() {
             let served: BTreeSet<String> = item
@@ -205,23 +153,11 @@ fn the_router_answers_what_the_document_says() {
                 .filter(|k| METHODS.contains(&k.as_str()))
                 .map(|m| m.to_uppercase())
                 .collect();
-            for method in METHODS
-                .map(str::to_uppercase)
-                .iter()
-                .filter(|m| !served.contains(*m))
-            {
+            for method in METHODS.map(str::to_uppercase).iter().filter(|m| !served.contains(*m)) {
                 let response = call(&api, method, &concrete(path)).await;
-                assert_eq!(
-                    response.status(),
-                    StatusCode::METHOD_NOT_ALLOWED,
-                    "{method} {path}"
-                );
-                let allow: BTreeSet<String> = response.headers()["allow"]
-                    .to_str()
-                    .unwrap()
-                    .split(", ")
-                    .map(str::to_owned)
-                    .collect();
+                assert_eq!(response.status(), StatusCode::METHOD_NOT_ALLOWED, "{method} {path}");
+                let allow: BTreeSet<String> =
+                    response.headers()["allow"].to_str().unwrap().split(", ").map(str::to_owned).collect();
                 assert_eq!(allow, served, "{method} {path}");
             }
         }

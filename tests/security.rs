@@ -35,7 +35,11 @@ impl Watch {
 
     fn response(&mut self, response: &Response<Vec<u8>>) {
         // Credentials are bearer tokens only: no response ever sets a cookie.
-        assert!(!response.headers().contains_key(http::header::SET_COOKIE), "{:?}", response.headers().keys().collect::<Vec<_>>());
+        assert!(
+            !response.headers().contains_key(http::header::SET_COOKIE),
+            "{:?}",
+            response.headers().keys().collect::<Vec<_>>()
+        );
         if let Some(log) = response.extensions().get::<ErrorLog>() {
             self.seen.push(log.0.clone());
             self.seen.push(format!("{log:?}"));
@@ -69,7 +73,14 @@ async fn api(h: &Harness) -> Api {
     Api::new(service, ApiOptions::default()).with_sessions(Some(sessions))
 }
 
-async fn call(api: &Api, watch: &mut Watch, method: Method, uri: &str, token: Option<&str>, body: Option<Value>) -> Response<Vec<u8>> {
+async fn call(
+    api: &Api,
+    watch: &mut Watch,
+    method: Method,
+    uri: &str,
+    token: Option<&str>,
+    body: Option<Value>,
+) -> Response<Vec<u8>> {
     let mut builder = Request::builder().method(method).uri(uri);
     if let Some(token) = token {
         builder = builder.header("authorization", format!("Bearer {token}"));
@@ -103,17 +114,28 @@ fn no_token_or_secret_in_errors_logs_or_debug_output() {
         assert_eq!(created.status(), StatusCode::CREATED);
         let admin = field(&created, "token");
         w.secret(&admin);
-        let user = call(&api, &mut w, Method::POST, "/auth/api/v1/tokens", Some(&admin), Some(json!({
-            "username": "alice", "token_type": "user", "token_name": "laptop", "scopes": ["read:all", "user:token"]
-        }))).await;
+        let user = call(
+            &api,
+            &mut w,
+            Method::POST,
+            "/auth/api/v1/tokens",
+            Some(&admin),
+            Some(json!({
+                "username": "alice", "token_type": "user", "token_name": "laptop", "scopes": ["read:all", "user:token"]
+            })),
+        )
+        .await;
         let alice = field(&user, "token");
         w.secret(&alice);
-        let session = call(&api, &mut w, Method::POST, "/auth/api/v1/sessions", Some(&admin), Some(json!({"username": "bob"}))).await;
+        let session =
+            call(&api, &mut w, Method::POST, "/auth/api/v1/sessions", Some(&admin), Some(json!({"username": "bob"})))
+                .await;
         assert_eq!(session.status(), StatusCode::OK, "{:?}", String::from_utf8_lossy(session.body()));
         let (access, refresh) = (field(&session, "access_token"), field(&session, "refresh_token"));
         w.secret(&access);
         w.secret(&refresh);
-        let api_token = call(&api, &mut w, Method::POST, "/auth/api/v1/api-tokens", Some(&access), Some(json!({}))).await;
+        let api_token =
+            call(&api, &mut w, Method::POST, "/auth/api/v1/api-tokens", Some(&access), Some(json!({}))).await;
         let api_token = field(&api_token, "token");
         w.secret(&api_token);
 
@@ -125,16 +147,51 @@ fn no_token_or_secret_in_errors_logs_or_debug_output() {
         for t in &tampered {
             w.secret(t);
             call(&api, &mut w, Method::GET, "/auth/api/v1/token-info", Some(t), None).await;
-            call(&api, &mut w, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": t}))).await;
+            call(&api, &mut w, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": t})))
+                .await;
         }
         call(&api, &mut w, Method::GET, "/auth/api/v1/token-info", Some(&refresh), None).await;
-        call(&api, &mut w, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": access}))).await;
-        call(&api, &mut w, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": alice}))).await;
+        call(&api, &mut w, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": access})))
+            .await;
+        call(&api, &mut w, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": alice})))
+            .await;
         // The token in places it does not belong: the path, the query, a wrong-typed field.
-        call(&api, &mut w, Method::GET, &format!("/auth/api/v1/users/alice/tokens/{}", &alice[3..]), Some(&admin), None).await;
-        call(&api, &mut w, Method::GET, &format!("/auth?scope=read:all&delegate_to={}", &alice[3..]), Some(&alice), None).await;
-        call(&api, &mut w, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": [refresh]}))).await;
-        call(&api, &mut w, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": refresh, "x": 1}))).await;
+        call(
+            &api,
+            &mut w,
+            Method::GET,
+            &format!("/auth/api/v1/users/alice/tokens/{}", &alice[3..]),
+            Some(&admin),
+            None,
+        )
+        .await;
+        call(
+            &api,
+            &mut w,
+            Method::GET,
+            &format!("/auth?scope=read:all&delegate_to={}", &alice[3..]),
+            Some(&alice),
+            None,
+        )
+        .await;
+        call(
+            &api,
+            &mut w,
+            Method::POST,
+            "/auth/api/v1/sessions/refresh",
+            None,
+            Some(json!({"refresh_token": [refresh]})),
+        )
+        .await;
+        call(
+            &api,
+            &mut w,
+            Method::POST,
+            "/auth/api/v1/sessions/refresh",
+            None,
+            Some(json!({"refresh_token": refresh, "x": 1})),
+        )
+        .await;
         let basic = Request::builder().uri("/auth/api/v1/token-info").header("authorization", format!("Basic {alice}"));
         w.response(&api.handle(basic.body(Vec::new()).unwrap(), None).await);
         // A credential in a cookie is not one: a page's ambient cookies never authenticate (no CSRF).
@@ -146,11 +203,27 @@ fn no_token_or_secret_in_errors_logs_or_debug_output() {
         }
 
         // Refresh twice past the grace window: the family is revoked.
-        let first = call(&api, &mut w, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": refresh}))).await;
+        let first = call(
+            &api,
+            &mut w,
+            Method::POST,
+            "/auth/api/v1/sessions/refresh",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
         w.secret(&field(&first, "access_token"));
         w.secret(&field(&first, "refresh_token"));
         h.clock.advance(60);
-        call(&api, &mut w, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": refresh}))).await;
+        call(
+            &api,
+            &mut w,
+            Method::POST,
+            "/auth/api/v1/sessions/refresh",
+            None,
+            Some(json!({"refresh_token": refresh})),
+        )
+        .await;
         call(&api, &mut w, Method::GET, "/auth/api/v1/token-info", Some(&field(&first, "access_token")), None).await;
 
         // Revoked, then used.
@@ -162,11 +235,28 @@ fn no_token_or_secret_in_errors_logs_or_debug_output() {
         for op in ["kv.get", "kv.set", "kv.delete", "kv.list_keys", "sql.execute", "sql.batch"] {
             h.faults.fail(op);
             call(&api, &mut w, Method::GET, "/auth?scope=read:all", Some(&admin), None).await;
-            call(&api, &mut w, Method::POST, "/auth/api/v1/tokens", Some(&admin), Some(json!({
-                "username": "carol", "token_type": "user", "token_name": format!("t-{op}"), "scopes": ["read:all"]
-            }))).await;
-            call(&api, &mut w, Method::POST, "/auth/api/v1/sessions", Some(&admin), Some(json!({"username": "dave"}))).await;
-            call(&api, &mut w, Method::POST, "/auth/api/v1/sessions/refresh", None, Some(json!({"refresh_token": field(&first, "refresh_token")}))).await;
+            call(
+                &api,
+                &mut w,
+                Method::POST,
+                "/auth/api/v1/tokens",
+                Some(&admin),
+                Some(json!({
+                    "username": "carol", "token_type": "user", "token_name": format!("t-{op}"), "scopes": ["read:all"]
+                })),
+            )
+            .await;
+            call(&api, &mut w, Method::POST, "/auth/api/v1/sessions", Some(&admin), Some(json!({"username": "dave"})))
+                .await;
+            call(
+                &api,
+                &mut w,
+                Method::POST,
+                "/auth/api/v1/sessions/refresh",
+                None,
+                Some(json!({"refresh_token": field(&first, "refresh_token")})),
+            )
+            .await;
             call(&api, &mut w, Method::GET, "/auth/api/v1/admin/audit?fix=true", Some(&admin), None).await;
             h.faults.heal_all();
         }
@@ -208,10 +298,26 @@ fn request_size_limits_are_client_errors() {
         };
         let deep = "[".repeat(60_000);
         let requests: Vec<(&str, Request<Vec<u8>>)> = vec![
-            ("1 MiB bearer", Request::get("/auth").header("authorization", format!("Bearer {big}")).body(vec![]).unwrap()),
-            ("1 MiB JWT-shaped bearer", Request::get("/auth/api/v1/token-info").header("authorization", format!("Bearer {big}.{big}.{big}")).body(vec![]).unwrap()),
+            (
+                "1 MiB bearer",
+                Request::get("/auth").header("authorization", format!("Bearer {big}")).body(vec![]).unwrap(),
+            ),
+            (
+                "1 MiB JWT-shaped bearer",
+                Request::get("/auth/api/v1/token-info")
+                    .header("authorization", format!("Bearer {big}.{big}.{big}"))
+                    .body(vec![])
+                    .unwrap(),
+            ),
             ("1 MiB cookie", Request::get("/auth").header("cookie", format!("portcullis={big}")).body(vec![]).unwrap()),
-            ("1 MiB other header", Request::get("/auth").header("x-forwarded-for", big.as_str()).header("authorization", format!("Bearer {admin}")).body(vec![]).unwrap()),
+            (
+                "1 MiB other header",
+                Request::get("/auth")
+                    .header("x-forwarded-for", big.as_str())
+                    .header("authorization", format!("Bearer {admin}"))
+                    .body(vec![])
+                    .unwrap(),
+            ),
             ("10,000 headers", {
                 let mut b = Request::get("/auth/api/v1/token-info");
                 for i in 0..10_000 {
@@ -219,14 +325,61 @@ fn request_size_limits_are_client_errors() {
                 }
                 b.header("authorization", format!("Bearer {admin}")).body(vec![]).unwrap()
             }),
-            ("1 MiB body", Request::post("/auth/api/v1/tokens").header("authorization", format!("Bearer {admin}")).body(big.clone().into_bytes()).unwrap()),
-            ("64 KiB + 1 JSON body", Request::post("/auth/api/v1/sessions/refresh").body(format!("{{\"refresh_token\":\"{}\"}}", "a".repeat(64 * 1024)).into_bytes()).unwrap()),
-            ("deeply nested JSON", Request::post("/auth/api/v1/sessions").header("authorization", format!("Bearer {admin}")).body(deep.clone().into_bytes()).unwrap()),
-            ("60 KB query value", Request::get(format!("/auth?scope={long}")).header("authorization", format!("Bearer {admin}")).body(vec![]).unwrap()),
-            ("4,000 query pairs", Request::get(format!("/auth?{}", "scope=read:all&".repeat(4_000))).header("authorization", format!("Bearer {admin}")).body(vec![]).unwrap()),
-            ("60 KB path", Request::get(format!("/auth/api/v1/users/{long}/tokens")).header("authorization", format!("Bearer {admin}")).body(vec![]).unwrap()),
-            ("60 KB username in body", Request::post("/auth/api/v1/sessions").header("authorization", format!("Bearer {admin}")).body(format!("{{\"username\":\"{}\"}}", "a".repeat(60_000)).into_bytes()).unwrap()),
-            ("60 KB history cursor", Request::get(format!("/auth/api/v1/history/token-changes?cursor={long}")).header("authorization", format!("Bearer {admin}")).body(vec![]).unwrap()),
+            (
+                "1 MiB body",
+                Request::post("/auth/api/v1/tokens")
+                    .header("authorization", format!("Bearer {admin}"))
+                    .body(big.clone().into_bytes())
+                    .unwrap(),
+            ),
+            (
+                "64 KiB + 1 JSON body",
+                Request::post("/auth/api/v1/sessions/refresh")
+                    .body(format!("{{\"refresh_token\":\"{}\"}}", "a".repeat(64 * 1024)).into_bytes())
+                    .unwrap(),
+            ),
+            (
+                "deeply nested JSON",
+                Request::post("/auth/api/v1/sessions")
+                    .header("authorization", format!("Bearer {admin}"))
+                    .body(deep.clone().into_bytes())
+                    .unwrap(),
+            ),
+            (
+                "60 KB query value",
+                Request::get(format!("/auth?scope={long}"))
+                    .header("authorization", format!("Bearer {admin}"))
+                    .body(vec![])
+                    .unwrap(),
+            ),
+            (
+                "4,000 query pairs",
+                Request::get(format!("/auth?{}", "scope=read:all&".repeat(4_000)))
+                    .header("authorization", format!("Bearer {admin}"))
+                    .body(vec![])
+                    .unwrap(),
+            ),
+            (
+                "60 KB path",
+                Request::get(format!("/auth/api/v1/users/{long}/tokens"))
+                    .header("authorization", format!("Bearer {admin}"))
+                    .body(vec![])
+                    .unwrap(),
+            ),
+            (
+                "60 KB username in body",
+                Request::post("/auth/api/v1/sessions")
+                    .header("authorization", format!("Bearer {admin}"))
+                    .body(format!("{{\"username\":\"{}\"}}", "a".repeat(60_000)).into_bytes())
+                    .unwrap(),
+            ),
+            (
+                "60 KB history cursor",
+                Request::get(format!("/auth/api/v1/history/token-changes?cursor={long}"))
+                    .header("authorization", format!("Bearer {admin}"))
+                    .body(vec![])
+                    .unwrap(),
+            ),
         ];
         for (what, request) in requests {
             let response = api.handle(request, Some("198.51.100.7")).await;
@@ -235,7 +388,11 @@ fn request_size_limits_are_client_errors() {
             // (the host's HTTP server bounds them), nor does an admin reading a long, unknown
             // username's (empty) token list; they must only not fail.
             let may_succeed = what.contains("headers") || what.contains("other header") || what.contains("path");
-            assert!(status.is_client_error() || (may_succeed && status.is_success()), "{what}: {status} {}", String::from_utf8_lossy(&response.body()[..response.body().len().min(300)]));
+            assert!(
+                status.is_client_error() || (may_succeed && status.is_success()),
+                "{what}: {status} {}",
+                String::from_utf8_lossy(&response.body()[..response.body().len().min(300)])
+            );
         }
     });
 }

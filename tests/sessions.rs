@@ -29,7 +29,10 @@ fn create_validate_and_session_username() {
         assert_eq!(id.len(), 43);
         h.clock.advance(10);
         let info = m.validate_session(&id).await.unwrap();
-        assert_eq!((info.username.as_str(), info.created, info.last_access, info.expires), ("alice", NOW, NOW + 10, NOW + 3600));
+        assert_eq!(
+            (info.username.as_str(), info.created, info.last_access, info.expires),
+            ("alice", NOW, NOW + 10, NOW + 3600)
+        );
         assert_eq!(m.session_username(&id).await.unwrap(), "alice");
         assert_eq!(m.session_token("alice").await.unwrap().as_deref(), Some(id.as_str()));
         assert_eq!(m.session_token("bob").await.unwrap(), None);
@@ -50,7 +53,10 @@ fn expired_sessions_are_invalid_and_removed() {
         let id = m.create_session("alice").await.unwrap();
         let other = m.create_session("bob").await.unwrap();
         h.clock.advance(60);
-        assert_eq!(session_error(m.validate_session(&id).await.unwrap_err()), SessionError::Expired { now: NOW + 60, expires: NOW + 60 });
+        assert_eq!(
+            session_error(m.validate_session(&id).await.unwrap_err()),
+            SessionError::Expired { now: NOW + 60, expires: NOW + 60 }
+        );
         assert_eq!(session_error(m.validate_session(&id).await.unwrap_err()), SessionError::SessionNotFound);
         assert_eq!(m.n_active_sessions().await.unwrap(), 0);
         assert!(!m.has_logged_user().await.unwrap());

@@ -94,8 +94,14 @@ fn sql_batch_is_all_or_nothing() {
         assert_eq!(rows.rows[0].values, vec![Value::Integer(2), Value::Text("x".into())]);
         // Values round-trip, including 2^53 and blobs.
         let big = 1i64 << 53;
-        let echoed = sql.execute("SELECT ?, ?, ?, ?", &[big.into(), Value::Real(1.5), Value::Blob(vec![0, 255]), Value::Null]).await.unwrap();
-        assert_eq!(echoed.rows[0].values, vec![Value::Integer(big), Value::Real(1.5), Value::Blob(vec![0, 255]), Value::Null]);
+        let echoed = sql
+            .execute("SELECT ?, ?, ?, ?", &[big.into(), Value::Real(1.5), Value::Blob(vec![0, 255]), Value::Null])
+            .await
+            .unwrap();
+        assert_eq!(
+            echoed.rows[0].values,
+            vec![Value::Integer(big), Value::Real(1.5), Value::Blob(vec![0, 255]), Value::Null]
+        );
         assert!(matches!(sql.execute("NOT SQL", &[]).await, Err(StoreError::Other(_))));
     })
 }

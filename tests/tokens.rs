@@ -5,8 +5,8 @@ mod common;
 
 use common::*;
 use portcullis::{
-    ConfigError, Error, HistoryQuery, Kv, RequestError, TokenChange, TokenChanges, TokenConfig, TokenParseError, TokenService,
-    TokenType,
+    ConfigError, Error, HistoryQuery, Kv, RequestError, TokenChange, TokenChanges, TokenConfig, TokenParseError,
+    TokenService, TokenType,
 };
 
 #[test]
@@ -61,7 +61,13 @@ fn undecryptable_record_reads_as_absent() {
         h.kv.put_raw(&kv_key, b"not a sealed record");
         assert!(matches!(h.service.validate(&token).await, Err(Error::Request(RequestError::InvalidToken))));
         // A record sealed with a key that is not in the ring.
-        let stranger = Harness::on(h.clock.clone(), portcullis_native::MemoryKv::with_clock(h.clock.now_fn()), portcullis_native::SqliteSql::in_memory().unwrap(), portcullis::KeyRing::new(portcullis::EncryptionKey::new("k9", [9; 32]).unwrap(), vec![]).unwrap()).await;
+        let stranger = Harness::on(
+            h.clock.clone(),
+            portcullis_native::MemoryKv::with_clock(h.clock.now_fn()),
+            portcullis_native::SqliteSql::in_memory().unwrap(),
+            portcullis::KeyRing::new(portcullis::EncryptionKey::new("k9", [9; 32]).unwrap(), vec![]).unwrap(),
+        )
+        .await;
         let (_, other) = stranger.login("alice", &["read:all"]).await;
         let foreign = stranger.kv.get(&format!("token:{}", other.key)).await.unwrap().unwrap();
         h.kv.put_raw(&kv_key, &foreign);
@@ -118,17 +124,28 @@ fn scopes_outside_the_creators_are_rejected() {
     run(async {
         let h = Harness::new().await;
         let (_, session) = h.login("alice", &["read:all", "user:token"]).await;
-        let err = h.service.create_user_token(&session, "alice", "t", &scopes(&["write:files"]), None, None).await.unwrap_err();
+        let err = h
+            .service
+            .create_user_token(&session, "alice", "t", &scopes(&["write:files"]), None, None)
+            .await
+            .unwrap_err();
         assert!(matches!(err, Error::Request(RequestError::InvalidScopes(_))), "{err:?}");
-        let err = h.service.create_user_token(&session, "alice", "t", &scopes(&["no:such"]), None, None).await.unwrap_err();
+        let err =
+            h.service.create_user_token(&session, "alice", "t", &scopes(&["no:such"]), None, None).await.unwrap_err();
         assert_eq!(err.kind(), "invalid_scopes");
         // An admin may grant any known scope.
         let admin = h.admin().await;
         h.service.create_user_token(&admin, "alice", "t", &scopes(&["write:files"]), None, None).await.unwrap();
         // Without user:token a user cannot make tokens; nor for someone else.
         let (_, plain) = h.login("carol", &["read:all"]).await;
-        assert_eq!(h.service.create_user_token(&plain, "carol", "t", &[], None, None).await.unwrap_err().kind(), "permission_denied");
-        assert_eq!(h.service.create_user_token(&session, "carol", "t", &[], None, None).await.unwrap_err().kind(), "permission_denied");
+        assert_eq!(
+            h.service.create_user_token(&plain, "carol", "t", &[], None, None).await.unwrap_err().kind(),
+            "permission_denied"
+        );
+        assert_eq!(
+            h.service.create_user_token(&session, "carol", "t", &[], None, None).await.unwrap_err().kind(),
+            "permission_denied"
+        );
     })
 }
 
@@ -137,10 +154,12 @@ fn user_token_survives_the_session_that_made_it_and_grandchildren_do_not() {
     run(async {
         let h = Harness::new().await;
         let (_, session) = h.login("alice", &["read:all", "user:token", "exec:notebook"]).await;
-        let user_token = h.service.create_user_token(&session, "alice", "cli", &scopes(&["read:all"]), None, None).await.unwrap();
+        let user_token =
+            h.service.create_user_token(&session, "alice", "cli", &scopes(&["read:all"]), None, None).await.unwrap();
         let notebook = h.service.get_notebook_token(&session, None, None).await.unwrap();
         let notebook_data = h.service.validate(&h.service.encode(&notebook)).await.unwrap();
-        let internal = h.service.get_internal_token(&notebook_data, "tap", &scopes(&["read:all"]), None, None).await.unwrap();
+        let internal =
+            h.service.get_internal_token(&notebook_data, "tap", &scopes(&["read:all"]), None, None).await.unwrap();
 
         h.service.delete_token(&session, "alice", &session.key, Some("192.0.2.9")).await.unwrap();
 
@@ -150,10 +169,19 @@ fn user_token_survives_the_session_that_made_it_and_grandchildren_do_not() {
         assert!(h.service.validate(&h.service.encode(&user_token)).await.is_ok());
         assert_eq!(h.count("SELECT COUNT(*) FROM token").await, 1);
         // Revoke history for each, deepest first.
-        let page = h.service.history(&h.admin().await, &HistoryQuery { username: Some("alice".into()), ..Default::default() }).await.unwrap();
-        let revoked: Vec<_> = page.entries.iter().filter(|e| e.action == TokenChange::Revoke).map(|e| e.token_type).collect();
+        let page = h
+            .service
+            .history(&h.admin().await, &HistoryQuery { username: Some("alice".into()), ..Default::default() })
+            .await
+            .unwrap();
+        let revoked: Vec<_> =
+            page.entries.iter().filter(|e| e.action == TokenChange::Revoke).map(|e| e.token_type).collect();
         assert_eq!(revoked, vec![TokenType::Session, TokenType::Notebook, TokenType::Internal]); // newest first
-        assert!(page.entries.iter().filter(|e| e.action == TokenChange::Revoke).all(|e| e.ip_address.as_deref() == Some("192.0.2.9")));
+        assert!(page
+            .entries
+            .iter()
+            .filter(|e| e.action == TokenChange::Revoke)
+            .all(|e| e.ip_address.as_deref() == Some("192.0.2.9")));
     })
 }
 
@@ -177,7 +205,11 @@ fn lowering_a_user_tokens_expiry_lowers_its_descendants() {
     run(async {
         let h = Harness::new().await;
         let admin = h.admin().await;
-        let user_token = h.service.create_user_token(&admin, "alice", "long", &scopes(&["read:all", "exec:notebook"]), None, None).await.unwrap();
+        let user_token = h
+            .service
+            .create_user_token(&admin, "alice", "long", &scopes(&["read:all", "exec:notebook"]), None, None)
+            .await
+            .unwrap();
         let parent = h.service.validate(&h.service.encode(&user_token)).await.unwrap();
         let notebook = h.service.get_notebook_token(&parent, None, None).await.unwrap();
         let child = h.service.validate(&h.service.encode(&notebook)).await.unwrap();
@@ -197,7 +229,9 @@ fn lowering_a_user_tokens_expiry_lowers_its_descendants() {
         }
         h.clock.advance(DAY);
         assert!(h.service.validate(&h.service.encode(&internal)).await.is_err());
-        let edits = h.count("SELECT COUNT(*) FROM token_change_history WHERE action = 'edit' AND old_expires IS NOT NULL").await;
+        let edits = h
+            .count("SELECT COUNT(*) FROM token_change_history WHERE action = 'edit' AND old_expires IS NOT NULL")
+            .await;
         assert_eq!(edits, 2); // the two children had an expiry; the parent had none
     })
 }
@@ -211,10 +245,19 @@ fn modify_is_admin_only_and_for_user_tokens_only() {
         let token = h.service.create_user_token(&session, "alice", "a", &[], None, None).await.unwrap();
         h.service.create_user_token(&session, "alice", "b", &[], None, None).await.unwrap();
         let changes = TokenChanges { token_name: Some("renamed".into()), ..Default::default() };
-        assert_eq!(h.service.modify_token(&session, "alice", token.key(), changes.clone(), None).await.unwrap_err().kind(), "permission_denied");
-        assert_eq!(h.service.modify_token(&admin, "alice", &session.key, changes.clone(), None).await.unwrap_err().kind(), "permission_denied");
+        assert_eq!(
+            h.service.modify_token(&session, "alice", token.key(), changes.clone(), None).await.unwrap_err().kind(),
+            "permission_denied"
+        );
+        assert_eq!(
+            h.service.modify_token(&admin, "alice", &session.key, changes.clone(), None).await.unwrap_err().kind(),
+            "permission_denied"
+        );
         let taken = TokenChanges { token_name: Some("b".into()), ..Default::default() };
-        assert_eq!(h.service.modify_token(&admin, "alice", token.key(), taken, None).await.unwrap_err().kind(), "duplicate_token_name");
+        assert_eq!(
+            h.service.modify_token(&admin, "alice", token.key(), taken, None).await.unwrap_err().kind(),
+            "duplicate_token_name"
+        );
         let info = h.service.modify_token(&admin, "alice", token.key(), changes, None).await.unwrap();
         assert_eq!(info.token_name.as_deref(), Some("renamed"));
         let rescope = TokenChanges { scopes: Some(scopes(&["read:all", "write:files"])), ..Default::default() };
@@ -279,7 +322,8 @@ fn a_failed_modify_puts_kv_back() {
     run(async {
         let h = Harness::new().await;
         let admin = h.admin().await;
-        let token = h.service.create_user_token(&admin, "alice", "t", &scopes(&["read:all"]), None, None).await.unwrap();
+        let token =
+            h.service.create_user_token(&admin, "alice", "t", &scopes(&["read:all"]), None, None).await.unwrap();
         h.faults.fail("sql.batch");
         let changes = TokenChanges { expires: Some(Some(NOW + DAY)), scopes: Some(vec![]), ..Default::default() };
         assert!(h.service.modify_token(&admin, "alice", token.key(), changes, None).await.is_err());
@@ -308,7 +352,8 @@ fn a_service_that_checked_a_token_before_sees_it_revoked_or_rewritten_elsewhere_
         let h = Harness::new().await;
         let other = h.sibling().await;
         let admin = other.admin().await;
-        let made = h.service.create_user_token(&admin, "alice", "cli", &scopes(&["read:all"]), None, None).await.unwrap();
+        let made =
+            h.service.create_user_token(&admin, "alice", "cli", &scopes(&["read:all"]), None, None).await.unwrap();
         let token = h.service.encode(&made);
         let (second, second_data) = h.login("alice", &["read:all"]).await;
         // Checked again and again: the later checks reuse the opened record.
@@ -339,7 +384,8 @@ fn the_validation_cache_accepts_a_token_revoked_elsewhere_for_its_seconds_only()
         let h = Harness::with_validation_cache(5).await;
         let other = h.sibling().await;
         let admin = other.admin().await;
-        let made = other.service.create_user_token(&admin, "alice", "cli", &scopes(&["read:all"]), None, None).await.unwrap();
+        let made =
+            other.service.create_user_token(&admin, "alice", "cli", &scopes(&["read:all"]), None, None).await.unwrap();
         let token = h.service.encode(&made);
         assert!(h.service.validate(&token).await.is_ok());
         other.service.delete_token(&admin, "alice", made.key(), None).await.unwrap();
@@ -352,7 +398,8 @@ fn the_validation_cache_accepts_a_token_revoked_elsewhere_for_its_seconds_only()
         assert!(matches!(h.service.validate(&token).await, Err(Error::Request(RequestError::InvalidToken))));
         // Without the cache (the default), the other process's revocation is seen at once.
         let plain = h.sibling().await;
-        let made = other.service.create_user_token(&admin, "bob", "cli", &scopes(&["read:all"]), None, None).await.unwrap();
+        let made =
+            other.service.create_user_token(&admin, "bob", "cli", &scopes(&["read:all"]), None, None).await.unwrap();
         let token = plain.service.encode(&made);
         assert!(plain.service.validate(&token).await.is_ok());
         other.service.delete_token(&admin, "bob", made.key(), None).await.unwrap();
@@ -365,7 +412,8 @@ fn the_validation_cache_forgets_at_once_what_its_own_service_changes_or_revokes(
     run(async {
         let h = Harness::with_validation_cache(60).await;
         let admin = h.admin().await;
-        let made = h.service.create_user_token(&admin, "alice", "cli", &scopes(&["read:all"]), None, None).await.unwrap();
+        let made =
+            h.service.create_user_token(&admin, "alice", "cli", &scopes(&["read:all"]), None, None).await.unwrap();
         let token = h.service.encode(&made);
         assert_eq!(h.service.validate(&token).await.unwrap().scopes, scopes(&["read:all"]));
         // The key of a kept token with another secret is refused.
@@ -377,7 +425,11 @@ fn the_validation_cache_forgets_at_once_what_its_own_service_changes_or_revokes(
         h.service.delete_token(&admin, "alice", made.key(), None).await.unwrap();
         assert!(matches!(h.service.validate(&token).await, Err(Error::Request(RequestError::InvalidToken))));
         // A token that expires is not kept past its expiry.
-        let expiring = h.service.create_user_token(&admin, "alice", "soon", &scopes(&["read:all"]), Some(NOW + 600), None).await.unwrap();
+        let expiring = h
+            .service
+            .create_user_token(&admin, "alice", "soon", &scopes(&["read:all"]), Some(NOW + 600), None)
+            .await
+            .unwrap();
         let expiring = h.service.encode(&expiring);
         h.clock.advance(599);
         assert!(h.service.validate(&expiring).await.is_ok());
@@ -417,7 +469,9 @@ fn bootstrap_token_administers_a_fresh_deployment() {
     run(async {
         let h = Harness::new().await;
         let bootstrap = "pc-AAAAAAAAAAAAAAAAAAAAAA.c2VjcmV0LXNlY3JldC1zZQ";
-        let config = TokenConfig { known_scopes: vec!["read:all".into()], ..TokenConfig::default() }.with_bootstrap_token(bootstrap).unwrap();
+        let config = TokenConfig { known_scopes: vec!["read:all".into()], ..TokenConfig::default() }
+            .with_bootstrap_token(bootstrap)
+            .unwrap();
         let service = portcullis::TokenService::new(h.env.clone(), key_ring(), config).unwrap();
         let admin = service.validate(bootstrap).await.unwrap();
         assert_eq!(admin.scopes, scopes(&["admin:session", "admin:token", "admin:userinfo"]));
@@ -433,7 +487,14 @@ fn bootstrap_token_administers_a_fresh_deployment() {
         // A wrong secret with the bootstrap key is not the bootstrap token.
         assert!(service.validate("pc-AAAAAAAAAAAAAAAAAAAAAA.c2VjcmV0LXNlY3JldC1zZA").await.is_err());
         // Service tokens belong to bot users.
-        let request = portcullis::AdminTokenRequest { username: "alice".into(), token_type: "service".into(), ..Default::default() };
-        assert_eq!(service.create_token_from_admin_request(&admin, request, None).await.unwrap_err().kind(), "invalid_request");
+        let request = portcullis::AdminTokenRequest {
+            username: "alice".into(),
+            token_type: "service".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            service.create_token_from_admin_request(&admin, request, None).await.unwrap_err().kind(),
+            "invalid_request"
+        );
     })
 }

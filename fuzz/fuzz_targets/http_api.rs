@@ -82,8 +82,20 @@ enum Field {
 }
 
 const FIELDS: &[&str] = &[
-    "username", "token_type", "token_name", "scopes", "expires", "name", "email", "uid", "gid", "groups", "id",
-    "refresh_token", "datasets", "minimum_lifetime",
+    "username",
+    "token_type",
+    "token_name",
+    "scopes",
+    "expires",
+    "name",
+    "email",
+    "uid",
+    "gid",
+    "groups",
+    "id",
+    "refresh_token",
+    "datasets",
+    "minimum_lifetime",
 ];
 
 #[derive(Arbitrary, Debug)]

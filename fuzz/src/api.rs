@@ -8,7 +8,7 @@ use futures::executor::block_on;
 use portcullis::api::{Api, ApiOptions};
 use portcullis::jwt::{Algorithm, JwtKeys, SigningKey};
 use portcullis::{
-    migrate, EncryptionKey, Kv, Env, JwtSessionManager, JwtSettings, KeyRing, TokenConfig, TokenService, UserInfo,
+    migrate, EncryptionKey, Env, JwtSessionManager, JwtSettings, KeyRing, Kv, TokenConfig, TokenService, UserInfo,
 };
 use portcullis_native::testing::MockClock;
 use portcullis_native::{MemoryKv, OsRandom, SqliteSql};
@@ -55,13 +55,16 @@ fn new_env(clock: &MockClock) -> (Env, MemoryKv) {
 fn build() -> Fixture {
     let clock = MockClock::at(NOW);
     let (env, _) = new_env(&clock);
-    let service = TokenService::new(env.clone(), key_ring(), config().with_bootstrap_token(BOOTSTRAP).unwrap()).unwrap();
+    let service =
+        TokenService::new(env.clone(), key_ring(), config().with_bootstrap_token(BOOTSTRAP).unwrap()).unwrap();
     let jwt_keys = JwtKeys::new(SigningKey::from_bytes(Algorithm::EdDsa, &[3; 32]).unwrap());
     let sessions = JwtSessionManager::new(env.clone(), key_ring(), jwt_keys, JwtSettings::default());
     let scopes = |list: &[&str]| list.iter().map(|s| s.to_string()).collect::<Vec<_>>();
     let (credentials, keys) = block_on(async {
-        let user = UserInfo { name: Some("Alice".into()), email: Some("alice@example.com".into()), ..UserInfo::default() };
-        let admin = service.create_session_token("admin", UserInfo::default(), &scopes(&["admin:token"]), None).await.unwrap();
+        let user =
+            UserInfo { name: Some("Alice".into()), email: Some("alice@example.com".into()), ..UserInfo::default() };
+        let admin =
+            service.create_session_token("admin", UserInfo::default(), &scopes(&["admin:token"]), None).await.unwrap();
         let alice = service
             .create_session_token("alice", user, &scopes(&["read:all", "exec:notebook", "user:token"]), None)
             .await

@@ -81,4 +81,3 @@ pub fn now(selector: u8) -> i64 {
 
 pub mod api;
 pub use api::{fixture, Fixture};
-

@@ -39,14 +39,18 @@ impl Api {
         // Three dot-separated parts and no token prefix: a JWT.
         let is_jwt = token.split('.').count() == 3 && !token.starts_with(&format!("{}-", self.tokens.config().prefix));
         if is_jwt {
-            let Some(jwt) = &self.sessions else { return Err(ApiError::Core(crate::RequestError::InvalidToken.into())) };
+            let Some(jwt) = &self.sessions else {
+                return Err(ApiError::Core(crate::RequestError::InvalidToken.into()));
+            };
             let user = match check {
                 Check::Fast => jwt.authenticate(token).await,
                 Check::Strict => jwt.authenticate_strict(token).await,
             };
             // As a credential, a token of the wrong kind is simply not valid (401, not 422).
             let user = user.map_err(|e| match e {
-                crate::Error::Session(crate::SessionError::WrongTokenType { .. }) => crate::RequestError::InvalidToken.into(),
+                crate::Error::Session(crate::SessionError::WrongTokenType { .. }) => {
+                    crate::RequestError::InvalidToken.into()
+                }
                 e => e,
             })?;
             return super::sessions::jwt_caller(user);
@@ -60,7 +64,9 @@ impl Api {
         // sends Sec-Fetch-Mode alone, so that one is not the mark.
         let from_browser = r.headers.contains_key("sec-fetch-site") || r.headers.contains_key(http::header::ORIGIN);
         if data.username == crate::token::BOOTSTRAP_USERNAME && from_browser {
-            return Err(crate::RequestError::PermissionDenied("the bootstrap token cannot be used from a browser").into());
+            return Err(
+                crate::RequestError::PermissionDenied("the bootstrap token cannot be used from a browser").into()
+            );
         }
         Ok(data)
     }
@@ -69,7 +75,14 @@ impl Api {
     /// without a valid token, 403 without the scopes. Optionally delegates a child token.
     pub(crate) async fn auth(&self, r: &Req<'_>) -> Reply {
         let caller = self.caller(r, Check::Fast).await?;
-        let required: Vec<String> = r.query.all("scope").iter().flat_map(|s| s.split([' ', ','])).filter(|s| !s.is_empty()).map(str::to_owned).collect();
+        let required: Vec<String> = r
+            .query
+            .all("scope")
+            .iter()
+            .flat_map(|s| s.split([' ', ',']))
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+            .collect();
         if required.is_empty() {
             return Err(invalid(&["query", "scope"], "at least one scope is required"));
         }

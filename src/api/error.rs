@@ -85,7 +85,9 @@ impl ApiError {
     fn message(&self) -> String {
         match self {
             ApiError::Unauthenticated => "authentication required".into(),
-            ApiError::InsufficientScope(scopes) => format!("token does not have the required scopes: {}", scopes.join(" ")),
+            ApiError::InsufficientScope(scopes) => {
+                format!("token does not have the required scopes: {}", scopes.join(" "))
+            }
             ApiError::MalformedJson(e) => format!("request body is not valid JSON: {e}"),
             ApiError::Validation { msg, .. } => msg.clone(),
             ApiError::NoRoute => "no such resource".into(),
@@ -121,7 +123,9 @@ impl ApiError {
             ApiError::InsufficientScope(scopes) => {
                 Some(format!("Bearer realm=\"{realm}\", error=\"insufficient_scope\", scope=\"{}\"", scopes.join(" ")))
             }
-            _ if status == StatusCode::UNAUTHORIZED => Some(format!("Bearer realm=\"{realm}\", error=\"invalid_token\"")),
+            _ if status == StatusCode::UNAUTHORIZED => {
+                Some(format!("Bearer realm=\"{realm}\", error=\"invalid_token\""))
+            }
             _ => None,
         };
         if let Some(value) = challenge.and_then(|c| HeaderValue::from_str(&c).ok()) {

@@ -14,7 +14,10 @@ const MAX_AUTHORIZATION_LEN: usize = 16 * 1024;
 pub(crate) fn bearer(headers: &HeaderMap) -> Result<Option<&str>, ApiError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else { return Ok(None) };
     if value.len() > MAX_AUTHORIZATION_LEN {
-        return Err(ApiError::Validation { loc: vec!["header".into(), "Authorization".into()], msg: "Authorization header too long".into() });
+        return Err(ApiError::Validation {
+            loc: vec!["header".into(), "Authorization".into()],
+            msg: "Authorization header too long".into(),
+        });
     }
     let text = value.to_str().map_err(|_| ApiError::Unauthenticated)?;
     let (scheme, token) = text.trim().split_once(' ').ok_or(ApiError::Unauthenticated)?;

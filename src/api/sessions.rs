@@ -49,7 +49,9 @@ impl Api {
     pub(crate) async fn jwks(&self) -> Reply {
         let mut response = json(StatusCode::OK, &self.jwt()?.jwks().await?);
         // Public keys: cacheable for a few minutes (rotation keeps old keys published).
-        response.headers_mut().insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=300"));
+        response
+            .headers_mut()
+            .insert(http::header::CACHE_CONTROL, http::HeaderValue::from_static("public, max-age=300"));
         Ok(response)
     }
 
@@ -123,7 +125,8 @@ impl Api {
 /// What a JWT caller is, in the shape the token APIs take.
 pub(crate) fn jwt_caller(user: crate::session::JwtUser) -> Result<crate::token::TokenData, ApiError> {
     use crate::token::{TokenData, TokenKey, TokenType, UserInfo};
-    let key = TokenKey::parse(&user.jti).map_err(|_| ApiError::Core(SessionError::InvalidTokenProcessing("jti").into()))?;
+    let key =
+        TokenKey::parse(&user.jti).map_err(|_| ApiError::Core(SessionError::InvalidTokenProcessing("jti").into()))?;
     let token_type = match user.token_type {
         crate::jwt::TokenType::Api => TokenType::Api,
         crate::jwt::TokenType::Access => TokenType::Access,

@@ -68,7 +68,10 @@ impl Api {
     pub(crate) async fn create_user_token(&self, r: &Req<'_>, username: &str) -> Reply {
         let caller = self.caller(r, Check::Strict).await?;
         let body: NewUserToken = parse_json(r.body)?;
-        let token = self.tokens.create_user_token(&caller, username, &body.token_name, &body.scopes, body.expires, r.ip).await?;
+        let token = self
+            .tokens
+            .create_user_token(&caller, username, &body.token_name, &body.scopes, body.expires, r.ip)
+            .await?;
         self.created(username, &token)
     }
 
@@ -110,12 +113,18 @@ impl Api {
             }
             limit => limit,
         };
-        let cursor = q.get("cursor").map(|c| c.parse::<i64>().map_err(|_| invalid(&["query", "cursor"], "invalid cursor"))).transpose()?;
+        let cursor = q
+            .get("cursor")
+            .map(|c| c.parse::<i64>().map_err(|_| invalid(&["query", "cursor"], "invalid cursor")))
+            .transpose()?;
         let token_type = q
             .get("token_type")
             .map(|t| TokenType::parse(t).ok_or_else(|| invalid(&["query", "token_type"], "unknown token_type")))
             .transpose()?;
-        let key = q.get("key").map(|k| TokenKey::parse(k).map_err(|_| invalid(&["query", "key"], "invalid key"))).transpose()?;
+        let key = q
+            .get("key")
+            .map(|k| TokenKey::parse(k).map_err(|_| invalid(&["query", "key"], "invalid key")))
+            .transpose()?;
         let username = username.map(str::to_owned).or_else(|| q.get("username").map(str::to_owned));
         let query = HistoryQuery {
             username,

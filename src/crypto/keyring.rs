@@ -38,7 +38,9 @@ impl EncryptionKey {
     /// Parses `<id>:<base64 of 32 bytes>` (standard or URL-safe alphabet, padding optional).
     pub fn parse(spec: &str) -> Result<Self, ConfigError> {
         let (id, encoded) = spec.split_once(':').ok_or(ConfigError::InvalidKey("expected <id>:<base64 key>"))?;
-        let bytes = Zeroizing::new(crate::codec::decode_base64_any(encoded.trim()).ok_or(ConfigError::InvalidKey("key is not base64"))?);
+        let bytes = Zeroizing::new(
+            crate::codec::decode_base64_any(encoded.trim()).ok_or(ConfigError::InvalidKey("key is not base64"))?,
+        );
         let key: [u8; 32] = bytes.as_slice().try_into().map_err(|_| ConfigError::InvalidKey("key must be 32 bytes"))?;
         EncryptionKey::new(id, key)
     }
@@ -116,10 +118,7 @@ impl KeyRing {
         let (key_id, rest) = Self::split(sealed)?;
         let key = self.key(key_id)?;
         let (nonce, ciphertext) = rest.split_at_checked(NONCE_LEN)?;
-        key.cipher
-            .decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: context })
-            .ok()
-            .map(Zeroizing::new)
+        key.cipher.decrypt(Nonce::from_slice(nonce), Payload { msg: ciphertext, aad: context }).ok().map(Zeroizing::new)
     }
 
     /// The id of the key that sealed `sealed`, if it is well formed.

@@ -36,11 +36,22 @@ pub struct RemoteJwks {
 impl RemoteJwks {
     /// Keys from `url`, kept `max_age` seconds, refetched at most every `cooldown` seconds.
     pub fn new(url: &str, max_age: i64, cooldown: i64) -> Self {
-        RemoteJwks { url: url.to_owned(), max_age, cooldown, state: RefCell::default(), refresh: async_lock::Mutex::new(()) }
+        RemoteJwks {
+            url: url.to_owned(),
+            max_age,
+            cooldown,
+            state: RefCell::default(),
+            refresh: async_lock::Mutex::new(()),
+        }
     }
 
     /// The key set to verify a token with key id `kid`.
-    pub async fn keys(&self, kid: Option<&str>, now: UnixTime, fetcher: &dyn JwksFetch) -> Result<Rc<JwtKeys>, JwtError> {
+    pub async fn keys(
+        &self,
+        kid: Option<&str>,
+        now: UnixTime,
+        fetcher: &dyn JwksFetch,
+    ) -> Result<Rc<JwtKeys>, JwtError> {
         if let Some(keys) = self.fresh(kid, now) {
             return Ok(keys);
         }
@@ -55,12 +66,25 @@ impl RemoteJwks {
     }
 
     /// Verifies `token` with the issuer's keys.
-    pub async fn verify(&self, token: &str, options: ValidationOptions, now: UnixTime, fetcher: &dyn JwksFetch) -> Result<VerifiedJwt, JwtError> {
+    pub async fn verify(
+        &self,
+        token: &str,
+        options: ValidationOptions,
+        now: UnixTime,
+        fetcher: &dyn JwksFetch,
+    ) -> Result<VerifiedJwt, JwtError> {
         self.verify_with(&RustCrypto, token, options, now, fetcher).await
     }
 
     /// [`RemoteJwks::verify`] with the signature checked by `crypto`.
-    pub async fn verify_with(&self, crypto: &dyn CryptoProvider, token: &str, options: ValidationOptions, now: UnixTime, fetcher: &dyn JwksFetch) -> Result<VerifiedJwt, JwtError> {
+    pub async fn verify_with(
+        &self,
+        crypto: &dyn CryptoProvider,
+        token: &str,
+        options: ValidationOptions,
+        now: UnixTime,
+        fetcher: &dyn JwksFetch,
+    ) -> Result<VerifiedJwt, JwtError> {
         let header = inspect(token, options.size_limits())?.header().clone();
         let keys = self.keys(header.kid.as_deref(), now, fetcher).await?;
         Validator::new(&keys, options).verify_with(crypto, token, now).await
@@ -166,7 +190,10 @@ mod tests {
             // The issuer rotates: an unknown kid within the cooldown is not refetched...
             *fetcher.body.borrow_mut() = Ok(jwks(&[&old, &new]));
             let t2 = token(&new, now + 20);
-            assert!(matches!(remote.verify(&t2, options(), now + 20, &fetcher).await, Err(JwtError::UnknownKey { .. })));
+            assert!(matches!(
+                remote.verify(&t2, options(), now + 20, &fetcher).await,
+                Err(JwtError::UnknownKey { .. })
+            ));
             assert_eq!(fetcher.calls.get(), 1);
             // ...after it, it is.
             remote.verify(&t2, options(), now + 31, &fetcher).await.unwrap();
@@ -184,7 +211,10 @@ mod tests {
             let fetcher = Fetcher { body: RefCell::new(Ok("not json".into())), calls: Cell::new(0) };
             let remote = RemoteJwks::new("https://issuer.example/jwks.json", 600, 30);
             let t = token(&key(1), 1_700_000_000);
-            assert_eq!(remote.verify(&t, options(), 1_700_000_000, &fetcher).await.unwrap_err(), JwtError::JwksUnavailable);
+            assert_eq!(
+                remote.verify(&t, options(), 1_700_000_000, &fetcher).await.unwrap_err(),
+                JwtError::JwksUnavailable
+            );
         })
     }
 }

@@ -45,7 +45,13 @@ impl ApicrudSessions {
 
     /// Creates a session for `uid` with `roles` and extra `claims`; returns every claim,
     /// including `jti`, the session id the caller presents from now on.
-    pub async fn create(&self, uid: &str, roles: Vec<String>, ttl: Option<i64>, claims: Map<String, Json>) -> Result<Map<String, Json>> {
+    pub async fn create(
+        &self,
+        uid: &str,
+        roles: Vec<String>,
+        ttl: Option<i64>,
+        claims: Map<String, Json>,
+    ) -> Result<Map<String, Json>> {
         check_uid(uid)?;
         if let Some(reserved) = claims.keys().find(|k| RESERVED.contains(&k.as_str())) {
             return Err(RequestError::Invalid(format!("claim {reserved:?} is set by the session manager")).into());
@@ -73,7 +79,8 @@ impl ApicrudSessions {
             return Err(SessionError::SessionNotFound.into());
         }
         let now = self.env.clock.now();
-        let stored: Stored = self.records().get(&kv_key(uid, token), now).await?.valid().ok_or(SessionError::SessionNotFound)?;
+        let stored: Stored =
+            self.records().get(&kv_key(uid, token), now).await?.valid().ok_or(SessionError::SessionNotFound)?;
         if !stored.hash.matches(token.as_bytes()) {
             return Err(SessionError::SessionNotFound.into());
         }

@@ -14,8 +14,8 @@ use crate::crypto::KeyRing;
 use crate::env::{Env, UnixTime};
 use crate::error::{Error, Result, SessionError};
 use crate::jwt::{
-    new_jti, Algorithm, CryptoProvider, JwtClaims, JwtError, JwtKeys, RustCrypto, TokenType, ValidationOptions, Validator,
-    VerifiedCache,
+    new_jti, Algorithm, CryptoProvider, JwtClaims, JwtError, JwtKeys, RustCrypto, TokenType, ValidationOptions,
+    Validator, VerifiedCache,
 };
 use crate::store::record::{OpenedRecords, Records};
 use crate::store::{keys, Statement, Value};
@@ -219,7 +219,14 @@ impl JwtSessionManager {
 
     /// Signs the pair for access `access` / refresh `refresh` as issued at their times, so a
     /// retry is answered with exactly the tokens the first call made.
-    async fn sign_pair(&self, family: &str, username: &str, scopes: &[String], access: (&str, UnixTime), refresh: (&str, UnixTime)) -> Result<TokenPair> {
+    async fn sign_pair(
+        &self,
+        family: &str,
+        username: &str,
+        scopes: &[String],
+        access: (&str, UnixTime),
+        refresh: (&str, UnixTime),
+    ) -> Result<TokenPair> {
         let scope = serde_json::Value::from(scopes.join(" "));
         let access_claims = self
             .claims(TokenType::Access, username, access.1, self.settings.session_timeout, access.0)
@@ -252,7 +259,11 @@ impl JwtSessionManager {
             .await?;
         Ok(r.rows.first().and_then(|row| {
             let v = &row.values;
-            Some(LiveAccess { jti: v.first()?.as_str()?.to_owned(), username: v.get(1)?.as_str()?.to_owned(), expires: v.get(2)?.as_i64()? })
+            Some(LiveAccess {
+                jti: v.first()?.as_str()?.to_owned(),
+                username: v.get(1)?.as_str()?.to_owned(),
+                expires: v.get(2)?.as_i64()?,
+            })
         }))
     }
 
@@ -306,7 +317,14 @@ impl JwtSessionManager {
         let extra = vec![
             Statement::new(
                 "INSERT INTO refresh_token (jti, family, username, scopes, issued, expires) VALUES (?, ?, ?, ?, ?, ?)",
-                vec![refresh.as_str().into(), family.as_str().into(), username.into(), scopes.join(",").into(), now.into(), row.expires.into()],
+                vec![
+                    refresh.as_str().into(),
+                    family.as_str().into(),
+                    username.into(),
+                    scopes.join(",").into(),
+                    now.into(),
+                    row.expires.into(),
+                ],
             ),
             Statement::new(
                 "INSERT INTO access_token (jti, family, username, issued, expires) VALUES (?, ?, ?, ?, ?)",
@@ -365,7 +383,11 @@ impl JwtSessionManager {
     }
 
     async fn check_access(&self, claims: JwtClaims) -> Result<JwtUser> {
-        let family = claims.extra.get("sid").and_then(|v| v.as_str()).ok_or(SessionError::InvalidTokenProcessing("missing_claim"))?;
+        let family = claims
+            .extra
+            .get("sid")
+            .and_then(|v| v.as_str())
+            .ok_or(SessionError::InvalidTokenProcessing("missing_claim"))?;
         let marker: Option<SessionMarker> = self.records().get(&keys::jwt_session(family), self.now()).await?.valid();
         match marker {
             Some(m) if m.access_jti == claims.jti && m.username == claims.sub => Ok(user_of(claims)),
@@ -377,7 +399,10 @@ impl JwtSessionManager {
         let found = self
             .env
             .sql
-            .execute("SELECT username FROM api_token WHERE jti = ? AND expires > ?", &[claims.jti.as_str().into(), self.now().into()])
+            .execute(
+                "SELECT username FROM api_token WHERE jti = ? AND expires > ?",
+                &[claims.jti.as_str().into(), self.now().into()],
+            )
             .await?;
         match found.scalar().and_then(Value::as_str) {
             Some(username) if username == claims.sub => Ok(user_of(claims)),
@@ -413,14 +438,27 @@ impl JwtSessionManager {
                 "UPDATE refresh_token SET used_at = ?, successor = ?, successor_access = ? \
                  WHERE jti = ? AND used_at IS NULL AND expires > ? \
                  AND EXISTS (SELECT 1 FROM session WHERE manager = ? AND id = refresh_token.family)",
-                vec![now.into(), next_refresh.as_str().into(), next_access.as_str().into(), old.into(), now.into(), MANAGER.into()],
+                vec![
+                    now.into(),
+                    next_refresh.as_str().into(),
+                    next_access.as_str().into(),
+                    old.into(),
+                    now.into(),
+                    MANAGER.into(),
+                ],
             ),
             Statement::new(
-                format!("INSERT INTO refresh_token (jti, family, username, scopes, issued, expires) {}", won("SELECT ?, family, username, scopes, ?, ?")),
+                format!(
+                    "INSERT INTO refresh_token (jti, family, username, scopes, issued, expires) {}",
+                    won("SELECT ?, family, username, scopes, ?, ?")
+                ),
                 mine(vec![next_refresh.as_str().into(), now.into(), refresh_exp.into()]),
             ),
             Statement::new(
-                format!("INSERT INTO access_token (jti, family, username, issued, expires) {}", won("SELECT ?, family, username, ?, ?")),
+                format!(
+                    "INSERT INTO access_token (jti, family, username, issued, expires) {}",
+                    won("SELECT ?, family, username, ?, ?")
+                ),
                 mine(vec![next_access.as_str().into(), now.into(), access_exp.into()]),
             ),
             Statement::new(
@@ -428,7 +466,10 @@ impl JwtSessionManager {
                 mine(vec![next_access.as_str().into()]),
             ),
             Statement::new(
-                format!("UPDATE session SET last_access = ?, expires = ? WHERE manager = ? AND id IN ({})", won("SELECT family")),
+                format!(
+                    "UPDATE session SET last_access = ?, expires = ? WHERE manager = ? AND id IN ({})",
+                    won("SELECT family")
+                ),
                 mine(vec![now.into(), refresh_exp.into(), MANAGER.into()]),
             ),
         ];
@@ -437,7 +478,9 @@ impl JwtSessionManager {
             let row = self.refresh_row(&next_refresh).await?.ok_or(SessionError::RefreshTokenNotFound)?;
             // Revoked (logout, reuse detection, eviction) since the rotation: nothing to hand out.
             self.sync_marker(&row.family).await?.ok_or(SessionError::RefreshTokenNotFound)?;
-            return self.sign_pair(&row.family, &row.username, &row.scopes, (&next_access, now), (&next_refresh, now)).await;
+            return self
+                .sign_pair(&row.family, &row.username, &row.scopes, (&next_access, now), (&next_refresh, now))
+                .await;
         }
         self.refresh_lost(old, now).await
     }
@@ -445,7 +488,8 @@ impl JwtSessionManager {
     /// The refresh token was not rotated by this call: a retry within grace, a reuse, or dead.
     async fn refresh_lost(&self, old: &str, now: UnixTime) -> Result<TokenPair> {
         let row = self.refresh_row(old).await?.ok_or(SessionError::RefreshTokenNotFound)?;
-        let (Some(used_at), Some(successor), Some(access)) = (row.used_at, &row.successor, &row.successor_access) else {
+        let (Some(used_at), Some(successor), Some(access)) = (row.used_at, &row.successor, &row.successor_access)
+        else {
             return Err(SessionError::RefreshTokenNotFound.into());
         };
         if now - used_at <= self.settings.refresh_grace {
@@ -463,7 +507,15 @@ impl JwtSessionManager {
                 // The rotation's own marker write may still be on its way: the retry makes the
                 // pair usable at once (and never leaves a stale marker behind).
                 self.sync_marker(&row.family).await?.ok_or(SessionError::RefreshTokenNotFound)?;
-                return self.sign_pair(&row.family, &row.username, &row.scopes, (access, access_issued), (successor, refresh_issued)).await;
+                return self
+                    .sign_pair(
+                        &row.family,
+                        &row.username,
+                        &row.scopes,
+                        (access, access_issued),
+                        (successor, refresh_issued),
+                    )
+                    .await;
             }
         }
         self.revoke_family(&row.family).await?;
@@ -538,13 +590,20 @@ impl JwtSessionManager {
         let jti = new_jti(&*self.env.rng);
         let now = self.now();
         let datasets_json = serde_json::to_value(&datasets).expect("datasets serialize");
-        let claims = self.claims(TokenType::Api, username, now, lifetime, &jti).with_extra("datasets", datasets_json.clone())?;
+        let claims =
+            self.claims(TokenType::Api, username, now, lifetime, &jti).with_extra("datasets", datasets_json.clone())?;
         let token = self.keys().await?.issue(&claims)?;
         self.env
             .sql
             .execute(
                 "INSERT INTO api_token (jti, username, datasets, created, expires) VALUES (?, ?, ?, ?, ?)",
-                &[jti.as_str().into(), username.into(), datasets_json.to_string().into(), now.into(), claims.exp.into()],
+                &[
+                    jti.as_str().into(),
+                    username.into(),
+                    datasets_json.to_string().into(),
+                    now.into(),
+                    claims.exp.into(),
+                ],
             )
             .await?;
         Ok(token)
@@ -556,7 +615,8 @@ impl JwtSessionManager {
             SessionRef::Token(token) => self.verify(token, self.options(TokenType::Api)).await?.jti,
             SessionRef::Jti(jti) => jti.to_owned(),
         };
-        let r = self.env.sql.execute("DELETE FROM api_token WHERE jti = ? RETURNING jti", &[jti.as_str().into()]).await?;
+        let r =
+            self.env.sql.execute("DELETE FROM api_token WHERE jti = ? RETURNING jti", &[jti.as_str().into()]).await?;
         Ok(!r.rows.is_empty())
     }
 
@@ -568,7 +628,14 @@ impl JwtSessionManager {
     /// The `jti` of the live access token of `username`'s newest session, if any.
     pub async fn session_token(&self, username: &str) -> Result<Option<String>> {
         let Some((family, _)) = self.table().newest_for(username, self.now()).await? else { return Ok(None) };
-        let r = self.env.sql.execute("SELECT jti FROM access_token WHERE family = ? AND expires > ?", &[family.as_str().into(), self.now().into()]).await?;
+        let r = self
+            .env
+            .sql
+            .execute(
+                "SELECT jti FROM access_token WHERE family = ? AND expires > ?",
+                &[family.as_str().into(), self.now().into()],
+            )
+            .await?;
         Ok(r.scalar().and_then(Value::as_str).map(str::to_owned))
     }
 
@@ -634,7 +701,12 @@ fn family_cascade(families: &[String]) -> Vec<Statement> {
 }
 
 fn user_of(claims: JwtClaims) -> JwtUser {
-    let scopes = claims.extra.get("scope").and_then(|s| s.as_str()).map(|s| s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect()).unwrap_or_default();
+    let scopes = claims
+        .extra
+        .get("scope")
+        .and_then(|s| s.as_str())
+        .map(|s| s.split(' ').filter(|s| !s.is_empty()).map(str::to_owned).collect())
+        .unwrap_or_default();
     let datasets = claims.extra.get("datasets").and_then(|d| serde_json::from_value(d.clone()).ok());
     JwtUser {
         username: claims.sub,

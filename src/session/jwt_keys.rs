@@ -50,10 +50,14 @@ async fn read(env: &Env, ring: &KeyRing) -> Result<Option<JwtKeys>> {
         .await?;
     let mut keys: Option<JwtKeys> = None;
     for row in &rows.rows {
-        let (Some(kid), Some(sealed)) = (row.values.first().and_then(Value::as_str), row.values.get(1)) else { continue };
+        let (Some(kid), Some(sealed)) = (row.values.first().and_then(Value::as_str), row.values.get(1)) else {
+            continue;
+        };
         let sealed = match sealed {
             Value::Blob(bytes) => bytes.clone(),
-            Value::Text(text) => decode_base64_any(text).ok_or_else(|| ConfigError::Invalid("jwt_key.sealed is not base64".into()))?,
+            Value::Text(text) => {
+                decode_base64_any(text).ok_or_else(|| ConfigError::Invalid("jwt_key.sealed is not base64".into()))?
+            }
             _ => continue,
         };
         let key = SigningKey::open(ring, kid, &sealed)?;

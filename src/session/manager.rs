@@ -39,7 +39,8 @@ impl SessionManager {
     /// plantdb's defaults are `session_timeout = 3600`, `max_concurrent_sessions = 10`: a
     /// global limit, refusing new sessions when full.
     pub fn new(env: Env, keys: KeyRing, session_timeout: i64, max_concurrent_sessions: u32) -> Self {
-        let limits = SessionLimits { per_user: None, global: Some(max_concurrent_sessions), when_full: WhenFull::Refuse };
+        let limits =
+            SessionLimits { per_user: None, global: Some(max_concurrent_sessions), when_full: WhenFull::Refuse };
         SessionManager { env, keys, name: "session".into(), session_timeout, limits }
     }
 
@@ -205,7 +206,12 @@ impl NoAuthSessionManager {
         let now = self.env.clock.now();
         let elapsed = (now - self.created).max(0);
         let created = self.created + elapsed - elapsed % self.session_timeout.max(1);
-        SessionInfo { username: NO_AUTH_ADMIN.into(), created, last_access: now, expires: created + self.session_timeout }
+        SessionInfo {
+            username: NO_AUTH_ADMIN.into(),
+            created,
+            last_access: now,
+            expires: created + self.session_timeout,
+        }
     }
 
     pub fn session_username(&self, _id: &str) -> &'static str {
@@ -219,7 +225,9 @@ fn hash_id(id: &str) -> String {
 }
 
 fn checked_hash(id: &str) -> Result<String> {
-    let well_formed = !id.is_empty() && id.len() <= MAX_ID_LEN && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    let well_formed = !id.is_empty()
+        && id.len() <= MAX_ID_LEN
+        && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
     if well_formed {
         Ok(hash_id(id))
     } else {

@@ -166,7 +166,10 @@ impl SessionTable<'_> {
         let result = self
             .env
             .sql
-            .execute(&format!("SELECT {COLUMNS} FROM session WHERE manager = ? AND id = ?"), &[self.manager.into(), id.into()])
+            .execute(
+                &format!("SELECT {COLUMNS} FROM session WHERE manager = ? AND id = ?"),
+                &[self.manager.into(), id.into()],
+            )
             .await?;
         Ok(result.rows.first().and_then(row_of))
     }
@@ -214,14 +217,21 @@ impl SessionTable<'_> {
         let result = self
             .env
             .sql
-            .execute("SELECT COUNT(*) FROM session WHERE manager = ? AND expires > ?", &[self.manager.into(), now.into()])
+            .execute(
+                "SELECT COUNT(*) FROM session WHERE manager = ? AND expires > ?",
+                &[self.manager.into(), now.into()],
+            )
             .await?;
         let count = result.scalar().and_then(Value::as_i64).unwrap_or(0);
         Ok(u64::try_from(count).unwrap_or(0))
     }
 
     /// The newest live session of `username`: its id and sealed id, if any.
-    pub(crate) async fn newest_for(&self, username: &str, now: UnixTime) -> Result<Option<(String, Option<Vec<u8>>)>, StoreError> {
+    pub(crate) async fn newest_for(
+        &self,
+        username: &str,
+        now: UnixTime,
+    ) -> Result<Option<(String, Option<Vec<u8>>)>, StoreError> {
         let result = self
             .env
             .sql

@@ -21,92 +21,92 @@ impl Migration {
 }
 
 /// Every migration, oldest first.
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "tokens",
-    sqlite: &[
-        "CREATE TABLE token (key TEXT PRIMARY KEY, username TEXT NOT NULL, token_type TEXT NOT NULL, \
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "tokens",
+        sqlite: &[
+            "CREATE TABLE token (key TEXT PRIMARY KEY, username TEXT NOT NULL, token_type TEXT NOT NULL, \
          token_name TEXT, scopes TEXT NOT NULL, service TEXT, created INTEGER NOT NULL, \
          last_used INTEGER, expires INTEGER, UNIQUE (username, token_name))",
-        "CREATE INDEX token_by_user ON token (username, token_type)",
-        "CREATE INDEX token_by_expiry ON token (expires)",
-        "CREATE TABLE subtoken (child TEXT PRIMARY KEY REFERENCES token (key) ON DELETE CASCADE, \
+            "CREATE INDEX token_by_user ON token (username, token_type)",
+            "CREATE INDEX token_by_expiry ON token (expires)",
+            "CREATE TABLE subtoken (child TEXT PRIMARY KEY REFERENCES token (key) ON DELETE CASCADE, \
          parent TEXT REFERENCES token (key) ON DELETE SET NULL)",
-        "CREATE INDEX subtoken_by_parent ON subtoken (parent)",
-        "CREATE TABLE token_change_history (id INTEGER PRIMARY KEY AUTOINCREMENT, token TEXT NOT NULL, \
+            "CREATE INDEX subtoken_by_parent ON subtoken (parent)",
+            "CREATE TABLE token_change_history (id INTEGER PRIMARY KEY AUTOINCREMENT, token TEXT NOT NULL, \
          username TEXT NOT NULL, token_type TEXT NOT NULL, token_name TEXT, parent TEXT, \
          scopes TEXT NOT NULL, service TEXT, expires INTEGER, actor TEXT NOT NULL, action TEXT NOT NULL, \
          old_token_name TEXT, old_scopes TEXT, old_expires INTEGER, ip_address TEXT, \
          event_time INTEGER NOT NULL)",
-        "CREATE INDEX history_by_user ON token_change_history (username, id)",
-        "CREATE INDEX history_by_token ON token_change_history (token, id)",
-        "CREATE TABLE lock (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ms INTEGER NOT NULL)",
-    ],
-    postgres: &[
-        "CREATE TABLE token (key TEXT PRIMARY KEY, username TEXT NOT NULL, token_type TEXT NOT NULL, \
+            "CREATE INDEX history_by_user ON token_change_history (username, id)",
+            "CREATE INDEX history_by_token ON token_change_history (token, id)",
+            "CREATE TABLE lock (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ms INTEGER NOT NULL)",
+        ],
+        postgres: &[
+            "CREATE TABLE token (key TEXT PRIMARY KEY, username TEXT NOT NULL, token_type TEXT NOT NULL, \
          token_name TEXT, scopes TEXT NOT NULL, service TEXT, created BIGINT NOT NULL, \
          last_used BIGINT, expires BIGINT, UNIQUE (username, token_name))",
-        "CREATE INDEX token_by_user ON token (username, token_type)",
-        "CREATE INDEX token_by_expiry ON token (expires)",
-        "CREATE TABLE subtoken (child TEXT PRIMARY KEY REFERENCES token (key) ON DELETE CASCADE, \
+            "CREATE INDEX token_by_user ON token (username, token_type)",
+            "CREATE INDEX token_by_expiry ON token (expires)",
+            "CREATE TABLE subtoken (child TEXT PRIMARY KEY REFERENCES token (key) ON DELETE CASCADE, \
          parent TEXT REFERENCES token (key) ON DELETE SET NULL)",
-        "CREATE INDEX subtoken_by_parent ON subtoken (parent)",
-        "CREATE TABLE token_change_history (id BIGSERIAL PRIMARY KEY, token TEXT NOT NULL, \
+            "CREATE INDEX subtoken_by_parent ON subtoken (parent)",
+            "CREATE TABLE token_change_history (id BIGSERIAL PRIMARY KEY, token TEXT NOT NULL, \
          username TEXT NOT NULL, token_type TEXT NOT NULL, token_name TEXT, parent TEXT, \
          scopes TEXT NOT NULL, service TEXT, expires BIGINT, actor TEXT NOT NULL, action TEXT NOT NULL, \
          old_token_name TEXT, old_scopes TEXT, old_expires BIGINT, ip_address TEXT, \
          event_time BIGINT NOT NULL)",
-        "CREATE INDEX history_by_user ON token_change_history (username, id)",
-        "CREATE INDEX history_by_token ON token_change_history (token, id)",
-        "CREATE TABLE lock (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ms BIGINT NOT NULL)",
-    ],
-}, Migration {
-    version: 2,
-    name: "sessions",
-    sqlite: &[
-        "CREATE TABLE session (id TEXT PRIMARY KEY, manager TEXT NOT NULL, username TEXT NOT NULL, \
+            "CREATE INDEX history_by_user ON token_change_history (username, id)",
+            "CREATE INDEX history_by_token ON token_change_history (token, id)",
+            "CREATE TABLE lock (name TEXT PRIMARY KEY, holder TEXT NOT NULL, expires_ms BIGINT NOT NULL)",
+        ],
+    },
+    Migration {
+        version: 2,
+        name: "sessions",
+        sqlite: &[
+            "CREATE TABLE session (id TEXT PRIMARY KEY, manager TEXT NOT NULL, username TEXT NOT NULL, \
          sealed_id BLOB, created INTEGER NOT NULL, last_access INTEGER NOT NULL, expires INTEGER NOT NULL)",
-        "CREATE INDEX session_by_user ON session (manager, username, created)",
-        "CREATE INDEX session_by_expiry ON session (manager, expires)",
-        "CREATE TABLE refresh_token (jti TEXT PRIMARY KEY, family TEXT NOT NULL, username TEXT NOT NULL, \
+            "CREATE INDEX session_by_user ON session (manager, username, created)",
+            "CREATE INDEX session_by_expiry ON session (manager, expires)",
+            "CREATE TABLE refresh_token (jti TEXT PRIMARY KEY, family TEXT NOT NULL, username TEXT NOT NULL, \
          scopes TEXT NOT NULL, issued INTEGER NOT NULL, expires INTEGER NOT NULL, used_at INTEGER, successor TEXT, \
          successor_access TEXT)",
-        "CREATE INDEX refresh_by_family ON refresh_token (family)",
-        "CREATE TABLE access_token (jti TEXT PRIMARY KEY, family TEXT NOT NULL, username TEXT NOT NULL, \
+            "CREATE INDEX refresh_by_family ON refresh_token (family)",
+            "CREATE TABLE access_token (jti TEXT PRIMARY KEY, family TEXT NOT NULL, username TEXT NOT NULL, \
          issued INTEGER NOT NULL, expires INTEGER NOT NULL)",
-        "CREATE INDEX access_by_family ON access_token (family)",
-        "CREATE TABLE api_token (jti TEXT PRIMARY KEY, username TEXT NOT NULL, datasets TEXT NOT NULL, \
+            "CREATE INDEX access_by_family ON access_token (family)",
+            "CREATE TABLE api_token (jti TEXT PRIMARY KEY, username TEXT NOT NULL, datasets TEXT NOT NULL, \
          created INTEGER NOT NULL, expires INTEGER NOT NULL)",
-        "CREATE INDEX api_token_by_user ON api_token (username)",
-    ],
-    postgres: &[
-        "CREATE TABLE session (id TEXT PRIMARY KEY, manager TEXT NOT NULL, username TEXT NOT NULL, \
+            "CREATE INDEX api_token_by_user ON api_token (username)",
+        ],
+        postgres: &[
+            "CREATE TABLE session (id TEXT PRIMARY KEY, manager TEXT NOT NULL, username TEXT NOT NULL, \
          sealed_id BYTEA, created BIGINT NOT NULL, last_access BIGINT NOT NULL, expires BIGINT NOT NULL)",
-        "CREATE INDEX session_by_user ON session (manager, username, created)",
-        "CREATE INDEX session_by_expiry ON session (manager, expires)",
-        "CREATE TABLE refresh_token (jti TEXT PRIMARY KEY, family TEXT NOT NULL, username TEXT NOT NULL, \
+            "CREATE INDEX session_by_user ON session (manager, username, created)",
+            "CREATE INDEX session_by_expiry ON session (manager, expires)",
+            "CREATE TABLE refresh_token (jti TEXT PRIMARY KEY, family TEXT NOT NULL, username TEXT NOT NULL, \
          scopes TEXT NOT NULL, issued BIGINT NOT NULL, expires BIGINT NOT NULL, used_at BIGINT, successor TEXT, \
          successor_access TEXT)",
-        "CREATE INDEX refresh_by_family ON refresh_token (family)",
-        "CREATE TABLE access_token (jti TEXT PRIMARY KEY, family TEXT NOT NULL, username TEXT NOT NULL, \
+            "CREATE INDEX refresh_by_family ON refresh_token (family)",
+            "CREATE TABLE access_token (jti TEXT PRIMARY KEY, family TEXT NOT NULL, username TEXT NOT NULL, \
          issued BIGINT NOT NULL, expires BIGINT NOT NULL)",
-        "CREATE INDEX access_by_family ON access_token (family)",
-        "CREATE TABLE api_token (jti TEXT PRIMARY KEY, username TEXT NOT NULL, datasets TEXT NOT NULL, \
+            "CREATE INDEX access_by_family ON access_token (family)",
+            "CREATE TABLE api_token (jti TEXT PRIMARY KEY, username TEXT NOT NULL, datasets TEXT NOT NULL, \
          created BIGINT NOT NULL, expires BIGINT NOT NULL)",
-        "CREATE INDEX api_token_by_user ON api_token (username)",
-    ],
-}, Migration {
-    version: 3,
-    name: "jwt_keys",
-    sqlite: &[
-        "CREATE TABLE jwt_key (kid TEXT PRIMARY KEY, alg TEXT NOT NULL, sealed BLOB NOT NULL, \
-         created INTEGER NOT NULL, retired INTEGER)",
-    ],
-    postgres: &[
-        "CREATE TABLE jwt_key (kid TEXT PRIMARY KEY, alg TEXT NOT NULL, sealed BYTEA NOT NULL, \
-         created BIGINT NOT NULL, retired BIGINT)",
-    ],
-}];
+            "CREATE INDEX api_token_by_user ON api_token (username)",
+        ],
+    },
+    Migration {
+        version: 3,
+        name: "jwt_keys",
+        sqlite: &["CREATE TABLE jwt_key (kid TEXT PRIMARY KEY, alg TEXT NOT NULL, sealed BLOB NOT NULL, \
+         created INTEGER NOT NULL, retired INTEGER)"],
+        postgres: &["CREATE TABLE jwt_key (kid TEXT PRIMARY KEY, alg TEXT NOT NULL, sealed BYTEA NOT NULL, \
+         created BIGINT NOT NULL, retired BIGINT)"],
+    },
+];
 
 const CREATE_VERSIONS: &str =
     "CREATE TABLE IF NOT EXISTS portcullis_migrations (version BIGINT PRIMARY KEY, name TEXT NOT NULL, applied BIGINT NOT NULL)";

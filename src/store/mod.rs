@@ -4,14 +4,14 @@
 //! PostgreSQL and Redis. Platform quirks (Workers KV's 60 s minimum TTL, D1's number binding,
 //! PostgreSQL placeholders) live in the host adapters, never here.
 
-mod kv;
 pub(crate) mod keys;
+mod kv;
 mod migrations;
 pub(crate) mod record;
 mod sql;
 
-pub use kv::{KeyPage, Kv};
 pub(crate) use kv::list_all;
+pub use kv::{KeyPage, Kv};
 pub use migrations::{migrate, Migration, MIGRATIONS};
 pub use sql::{Dialect, QueryResult, Row, Sql, Statement, Value};
 

@@ -96,7 +96,9 @@ impl OpenedRecords {
 /// byte). For sealed records, which are not secret: the time taken may depend on the bytes.
 fn same_bytes(a: &[u8], b: &[u8]) -> bool {
     let ((a_words, a_rest), (b_words, b_rest)) = (a.as_chunks::<8>(), b.as_chunks::<8>());
-    a.len() == b.len() && a_rest == b_rest && a_words.iter().zip(b_words).all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
+    a.len() == b.len()
+        && a_rest == b_rest
+        && a_words.iter().zip(b_words).all(|(x, y)| u64::from_ne_bytes(*x) == u64::from_ne_bytes(*y))
 }
 
 /// Reads and writes sealed records in a [`Kv`].
@@ -117,9 +119,8 @@ impl Records<'_> {
         exp: Option<UnixTime>,
         now: UnixTime,
     ) -> Result<(), StoreError> {
-        let plaintext = Zeroizing::new(
-            serde_json::to_vec(&EnvelopeOut { exp, data }).expect("records serialize to JSON"),
-        );
+        let plaintext =
+            Zeroizing::new(serde_json::to_vec(&EnvelopeOut { exp, data }).expect("records serialize to JSON"));
         let sealed = self.keys.seal(key.as_bytes(), &plaintext, self.rng);
         match exp {
             // An already-expired record is still written (and reads as absent) so that the
@@ -131,14 +132,23 @@ impl Records<'_> {
         Ok(())
     }
 
-    pub(crate) async fn get<T: DeserializeOwned + Clone + 'static>(&self, key: &str, now: UnixTime) -> Result<Read<T>, StoreError> {
+    pub(crate) async fn get<T: DeserializeOwned + Clone + 'static>(
+        &self,
+        key: &str,
+        now: UnixTime,
+    ) -> Result<Read<T>, StoreError> {
         let Some(sealed) = self.kv.get(key).await? else {
             return Ok(Read::Absent);
         };
         Ok(self.decode(key, &sealed, now))
     }
 
-    pub(crate) fn decode<T: DeserializeOwned + Clone + 'static>(&self, key: &str, sealed: &[u8], now: UnixTime) -> Read<T> {
+    pub(crate) fn decode<T: DeserializeOwned + Clone + 'static>(
+        &self,
+        key: &str,
+        sealed: &[u8],
+        now: UnixTime,
+    ) -> Read<T> {
         if let Some(record) = self.opened.get::<T>(key, sealed) {
             return record.read(now);
         }

@@ -119,13 +119,15 @@ impl TokenService {
                 continue; // delete_expired's business
             }
             if !in_kv.contains(&row.key) {
-                let fixed = fix && self.revoke_tree(row.clone(), TokenChange::Revoke, INTERNAL_ACTOR, None).await.is_ok();
+                let fixed =
+                    fix && self.revoke_tree(row.clone(), TokenChange::Revoke, INTERNAL_ACTOR, None).await.is_ok();
                 note(AuditKind::MissingFromKv, row.key.as_str(), "in SQL but not in KV".into(), fixed);
                 continue;
             }
             let unknown: Vec<&String> = row.scopes.iter().filter(|s| !self.config.known_scopes.contains(s)).collect();
             if !unknown.is_empty() {
-                let detail = format!("unknown scopes: {}", unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
+                let detail =
+                    format!("unknown scopes: {}", unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "));
                 let mut new = row.clone();
                 new.scopes.retain(|s| self.config.known_scopes.contains(s));
                 let fixed = fix && self.apply_updates(&[(row.clone(), new)], INTERNAL_ACTOR, None).await.is_ok();
@@ -134,7 +136,8 @@ impl TokenService {
         }
 
         for orphan in self.db().list_orphaned().await? {
-            let fixed = fix && self.revoke_tree(orphan.clone(), TokenChange::Revoke, INTERNAL_ACTOR, None).await.is_ok();
+            let fixed =
+                fix && self.revoke_tree(orphan.clone(), TokenChange::Revoke, INTERNAL_ACTOR, None).await.is_ok();
             note(AuditKind::Orphaned, orphan.key.as_str(), "parent token is gone".into(), fixed);
         }
 

@@ -134,7 +134,10 @@ impl TokenService {
         minimum_lifetime: Option<i64>,
     ) -> Result<Token> {
         if parent.token_type.is_jwt() || parent.username == super::BOOTSTRAP_USERNAME {
-            return Err(RequestError::Invalid("delegated tokens are made from opaque session or user tokens only".into()).into());
+            return Err(RequestError::Invalid(
+                "delegated tokens are made from opaque session or user tokens only".into(),
+            )
+            .into());
         }
         self.check_minimum_lifetime(parent, minimum_lifetime)?;
         // One creation per user at a time: in this process, then across processes.
@@ -158,7 +161,11 @@ impl TokenService {
     /// Takes this process's lock for `username`, looking again on the clock's timer rather than
     /// awaiting the holder: on Workers, a request waiting on a promise that another request
     /// resolves is cancelled by the runtime as hung (found by the races on workerd).
-    async fn lock_local<'a>(&self, lock: &'a async_lock::Mutex<()>, username: &str) -> Result<async_lock::MutexGuard<'a, ()>> {
+    async fn lock_local<'a>(
+        &self,
+        lock: &'a async_lock::Mutex<()>,
+        username: &str,
+    ) -> Result<async_lock::MutexGuard<'a, ()>> {
         let clock = &*self.env.clock;
         let start = clock.now_millis();
         let mut backoff = 1;

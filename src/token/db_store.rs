@@ -92,13 +92,15 @@ impl TokenDbStore<'_> {
     }
 
     /// Whether `username` already has a token called `name` (other than `except`).
-    pub(crate) async fn name_taken(&self, username: &str, name: &str, except: Option<&TokenKey>) -> Result<bool, StoreError> {
+    pub(crate) async fn name_taken(
+        &self,
+        username: &str,
+        name: &str,
+        except: Option<&TokenKey>,
+    ) -> Result<bool, StoreError> {
         let result = self
             .sql
-            .execute(
-                "SELECT key FROM token WHERE username = ? AND token_name = ?",
-                &[username.into(), name.into()],
-            )
+            .execute("SELECT key FROM token WHERE username = ? AND token_name = ?", &[username.into(), name.into()])
             .await?;
         Ok(result.rows.iter().any(|row| row.values.first().and_then(Value::as_str) != except.map(TokenKey::as_str)))
     }
@@ -150,7 +152,9 @@ impl TokenDbStore<'_> {
 
     /// Tokens whose parent was deleted without them.
     pub(crate) async fn list_orphaned(&self) -> Result<Vec<TokenInfo>, StoreError> {
-        let sql = format!("SELECT {COLUMNS} FROM token t JOIN subtoken s ON s.child = t.key WHERE s.parent IS NULL ORDER BY t.key");
+        let sql = format!(
+            "SELECT {COLUMNS} FROM token t JOIN subtoken s ON s.child = t.key WHERE s.parent IS NULL ORDER BY t.key"
+        );
         self.query(&sql, &[]).await
     }
 

@@ -87,10 +87,8 @@ impl Token {
         if text.len() > MAX_TOKEN_LEN {
             return Err(TokenParseError::TooLong);
         }
-        let body = text
-            .strip_prefix(prefix)
-            .and_then(|rest| rest.strip_prefix('-'))
-            .ok_or(TokenParseError::WrongPrefix)?;
+        let body =
+            text.strip_prefix(prefix).and_then(|rest| rest.strip_prefix('-')).ok_or(TokenParseError::WrongPrefix)?;
         let (key, secret) = body.split_once('.').ok_or(TokenParseError::MissingSeparator)?;
         if secret.contains('.') {
             return Err(TokenParseError::ExtraParts);

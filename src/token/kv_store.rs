@@ -89,7 +89,11 @@ impl TokenKvStore<'_> {
     }
 
     /// Rebuilds a child token from its stored record (for reuse), if it was derived.
-    pub(crate) async fn child_token(&self, key: &TokenKey, now: UnixTime) -> Result<Option<(Token, TokenData)>, StoreError> {
+    pub(crate) async fn child_token(
+        &self,
+        key: &TokenKey,
+        now: UnixTime,
+    ) -> Result<Option<(Token, TokenData)>, StoreError> {
         let Some(stored) = self.read(key, now).await?.valid() else {
             return Ok(None);
         };

@@ -70,7 +70,8 @@ pub(crate) fn is_subset(requested: &[String], held: &[String]) -> bool {
 
 /// A token name: 1-64 characters, no control characters.
 pub(crate) fn check_token_name(name: &str) -> Result<(), RequestError> {
-    let ok = !name.trim().is_empty() && name.chars().count() <= MAX_TOKEN_NAME_LEN && !name.chars().any(char::is_control);
+    let ok =
+        !name.trim().is_empty() && name.chars().count() <= MAX_TOKEN_NAME_LEN && !name.chars().any(char::is_control);
     if ok {
         Ok(())
     } else {

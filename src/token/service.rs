@@ -8,8 +8,8 @@ use super::cache::ChildCache;
 use super::db_store::TokenDbStore;
 use super::history::{HistoryEntry, HistoryPage, HistoryQuery, HistoryStore, TokenChange};
 use super::kv_store::{StoredToken, TokenKvStore};
-use super::validated::ValidatedTokens;
 use super::rules::{check_token_name, check_username, is_bot_username, is_subset, normalize_scopes};
+use super::validated::ValidatedTokens;
 use super::{Token, TokenData, TokenInfo, TokenKey, TokenType, UserInfo};
 use crate::config::{TokenConfig, ADMIN_SCOPES, MAX_EXPIRES, MINIMUM_LIFETIME, SCOPE_ADMIN_TOKEN, SCOPE_USER_TOKEN};
 use crate::crypto::KeyRing;
@@ -220,7 +220,9 @@ impl TokenService {
         check_token_name(token_name)?;
         let scopes = normalize_scopes(scopes, &self.config.known_scopes)?;
         if !is_admin(auth) && !is_subset(&scopes, &auth.scopes) {
-            return Err(RequestError::InvalidScopes("requested scopes are broader than your current scopes".into()).into());
+            return Err(
+                RequestError::InvalidScopes("requested scopes are broader than your current scopes".into()).into()
+            );
         }
         let now = self.now();
         check_new_expiry(expires, now)?;
@@ -392,7 +394,14 @@ impl TokenService {
     /// atomic batch; a larger one in several, descendants first, each atomic (the KV records are
     /// gone already, so every token is refused throughout; a failure leaves the rest for a retry
     /// or the audit).
-    async fn delete_rows(&self, doomed: &[TokenInfo], action: TokenChange, actor: &str, ip_address: Option<&str>, now: UnixTime) -> Result<()> {
+    async fn delete_rows(
+        &self,
+        doomed: &[TokenInfo],
+        action: TokenChange,
+        actor: &str,
+        ip_address: Option<&str>,
+        now: UnixTime,
+    ) -> Result<()> {
         for chunk in doomed.chunks(DELETE_CHUNK) {
             let mut batch: Vec<Statement> =
                 chunk.iter().map(|t| HistoryEntry::new(t, action, actor, ip_address, now).insert()).collect();

@@ -73,7 +73,12 @@ impl Harness {
     /// Logs `username` in with `scopes`; returns the session token and its data.
     pub async fn login(&self, username: &str, scopes: &[&str]) -> (String, TokenData) {
         let scopes: Vec<String> = scopes.iter().map(|s| s.to_string()).collect();
-        let user = UserInfo { name: Some(format!("{username} user")), email: Some(format!("{username}@example.com")), uid: Some(1000), ..UserInfo::default() };
+        let user = UserInfo {
+            name: Some(format!("{username} user")),
+            email: Some(format!("{username}@example.com")),
+            uid: Some(1000),
+            ..UserInfo::default()
+        };
         let token = self.service.create_session_token(username, user, &scopes, Some("192.0.2.1")).await.unwrap();
         let text = self.service.encode(&token);
         let data = self.service.validate(&text).await.unwrap();

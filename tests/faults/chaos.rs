@@ -9,7 +9,8 @@ use std::rc::Rc;
 use async_trait::async_trait;
 use portcullis::{Clock, Dialect, Env, KeyPage, Kv, QueryResult, Sql, Statement, StoreError, Value};
 
-pub const OPERATIONS: [&str; 7] = ["kv.get", "kv.set", "kv.delete", "kv.exists", "kv.list_keys", "sql.execute", "sql.batch"];
+pub const OPERATIONS: [&str; 7] =
+    ["kv.get", "kv.set", "kv.delete", "kv.exists", "kv.list_keys", "sql.execute", "sql.batch"];
 
 #[derive(Debug, Clone, PartialEq)]
 pub enum Mode {

@@ -8,7 +8,9 @@ use std::time::Instant;
 
 use crate::chaos::{self, Mode, SharedPlan, OPERATIONS};
 use crate::common::{config, key_ring, NOW};
-use portcullis::{Clock, Kv, LocalBoxFuture, Sql, TokenChanges, TokenData, TokenKey, TokenService, TokenType, UserInfo};
+use portcullis::{
+    Clock, Kv, LocalBoxFuture, Sql, TokenChanges, TokenData, TokenKey, TokenService, TokenType, UserInfo,
+};
 use portcullis_native::testing::MockClock;
 
 /// SplitMix64: small, fast, and the same everywhere.
@@ -155,7 +157,11 @@ impl World {
 
     fn fail(&self, what: String) -> ! {
         let tail: Vec<&String> = self.log.iter().rev().take(400).collect::<Vec<_>>().into_iter().rev().collect();
-        panic!("seed {}: {what}\nlast steps:\n{}", self.seed, tail.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n"));
+        panic!(
+            "seed {}: {what}\nlast steps:\n{}",
+            self.seed,
+            tail.iter().map(|s| s.as_str()).collect::<Vec<_>>().join("\n")
+        );
     }
 
     /// A valid admin session (made with storage healthy; not part of the model).
@@ -277,14 +283,18 @@ impl World {
                 }
             }
             15..=27 => {
-                let Some((_, auth)) = self.live(rng, |t| t.token_type == TokenType::Session).await else { return false };
+                let Some((_, auth)) = self.live(rng, |t| t.token_type == TokenType::Session).await else {
+                    return false;
+                };
                 self.names += 1;
                 let name = format!("token-{}", self.names);
-                let expires = if rng.chance(30) { None } else { Some(now(self) + 3600 + rng.below(20 * 86_400) as i64) };
+                let expires =
+                    if rng.chance(30) { None } else { Some(now(self) + 3600 + rng.below(20 * 86_400) as i64) };
                 description = format!("create user token {name} for {} expiring {expires:?}", auth.username);
                 let requested = vec!["read:all".to_owned()];
                 self.arm(mode);
-                let result = self.service.create_user_token(&auth, &auth.username, &name, &requested, expires, None).await;
+                let result =
+                    self.service.create_user_token(&auth, &auth.username, &name, &requested, expires, None).await;
                 self.disarm();
                 match result {
                     Ok(token) => {
@@ -319,7 +329,8 @@ impl World {
                 }
             }
             45..=59 => {
-                let candidates: Vec<usize> = (0..self.tokens.len()).filter(|&i| self.tokens[i].state != State::Revoked).collect();
+                let candidates: Vec<usize> =
+                    (0..self.tokens.len()).filter(|&i| self.tokens[i].state != State::Revoked).collect();
                 let Some(&i) = rng.pick(&candidates) else { return false };
                 let (username, key) = (self.tokens[i].username.clone(), self.tokens[i].key.clone());
                 description = format!("revoke {key}");

@@ -13,6 +13,9 @@ fn main() {
         let validator = Validator::new(&case.keys, options.clone());
         let ops = measure(|| validator.verify(black_box(&case.token), NOW).is_ok());
         let runtime = if cfg!(target_arch = "wasm32") { "wasmtime" } else { "native" };
-        println!("{}", serde_json::json!({"bench": "jwt-wasmtime", "alg": case.alg.name(), "runtime": runtime, "ours_ops": ops.round()}));
+        println!(
+            "{}",
+            serde_json::json!({"bench": "jwt-wasmtime", "alg": case.alg.name(), "runtime": runtime, "ours_ops": ops.round()})
+        );
     }
 }

@@ -14,7 +14,12 @@ use portcullis::jwt::{Algorithm, JwtKeys, Validator};
 use portcullis_bench_wasmtime::{cases, measure, options, ISS, NOW, SECRET};
 use serde_json::{Map, Value};
 
-fn raw<A: AlgorithmExt>(alg: &A, key: &A::VerifyingKey, token: &str, time: &TimeOptions<impl Fn() -> DateTime<Utc>>) -> bool {
+fn raw<A: AlgorithmExt>(
+    alg: &A,
+    key: &A::VerifyingKey,
+    token: &str,
+    time: &TimeOptions<impl Fn() -> DateTime<Utc>>,
+) -> bool {
     let Ok(untrusted) = UntrustedToken::new(token) else { return false };
     let Ok(verified) = alg.validator::<Map<String, Value>>(key).validate(&untrusted) else { return false };
     let claims: &Claims<Map<String, Value>> = verified.claims();

@@ -101,8 +101,7 @@ mod wasm {
         #[wasm_bindgen(js_name = verifySubtleFuture)]
         pub async fn verify_subtle_future(&self, token: String, now: f64) -> Result<JsValue, JsValue> {
             let validator = self.state.validator();
-            let verified =
-                validator.verify_with(&*self.crypto, &token, now as i64).await.map_err(|e| err(e.kind()))?;
+            let verified = validator.verify_with(&*self.crypto, &token, now as i64).await.map_err(|e| err(e.kind()))?;
             Ok(claims_object(verified.claims()))
         }
 

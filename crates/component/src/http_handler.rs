@@ -32,7 +32,8 @@ impl incoming_handler::Guest for Component {
 impl bodyless_http::Guest for Component {
     fn handle(request: bodyless_http::Request) -> bodyless_http::Response {
         let (parts, body) = respond(|_| bodyless_request(request)).into_parts();
-        let headers = parts.headers.iter().map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec())).collect();
+        let headers =
+            parts.headers.iter().map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec())).collect();
         bodyless_http::Response { status: parts.status.as_u16(), headers, body }
     }
 }
@@ -63,7 +64,11 @@ fn answer(read: impl FnOnce(usize) -> Result<Request<Vec<u8>>, ApiError>) -> Res
         Err(e) => return error_response(&e, realm),
     };
     instance.host.check_trap(request.uri().path());
-    let client_ip = instance.host.client_ip_header.as_ref().and_then(|name| request.headers().get(name)?.to_str().ok().map(str::to_owned));
+    let client_ip = instance
+        .host
+        .client_ip_header
+        .as_ref()
+        .and_then(|name| request.headers().get(name)?.to_str().ok().map(str::to_owned));
     block_on(instance.api.handle(request, client_ip.as_deref()))
 }
 
@@ -97,7 +102,11 @@ fn bodyless_request(request: bodyless_http::Request) -> Result<Request<Vec<u8>>,
     builder.body(Vec::new()).map_err(|_| invalid("malformed request"))
 }
 
-fn request_head(method: http::Method, uri: String, headers: Vec<(String, Vec<u8>)>) -> Result<http::request::Builder, ApiError> {
+fn request_head(
+    method: http::Method,
+    uri: String,
+    headers: Vec<(String, Vec<u8>)>,
+) -> Result<http::request::Builder, ApiError> {
     let mut builder = Request::builder().method(method).uri(uri);
     for (name, value) in headers {
         let name = HeaderName::from_bytes(name.as_bytes()).map_err(|_| invalid("malformed header name"))?;

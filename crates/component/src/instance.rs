@@ -39,7 +39,8 @@ impl HostHooks {
     fn from_env() -> HostHooks {
         let var = |name| std::env::var(name).ok().filter(|value: &String| !value.is_empty());
         HostHooks {
-            client_ip_header: var(CLIENT_IP_HEADER_VAR).and_then(|name| http::HeaderName::from_bytes(name.as_bytes()).ok()),
+            client_ip_header: var(CLIENT_IP_HEADER_VAR)
+                .and_then(|name| http::HeaderName::from_bytes(name.as_bytes()).ok()),
             trap_path: var(TRAP_PATH_VAR),
         }
     }

@@ -82,14 +82,21 @@ impl Sql for WitSql {
         let result = sql::execute(statement, &params).map_err(sql_error)?;
         Ok(QueryResult {
             columns: result.columns,
-            rows: result.rows.into_iter().map(|r| Row { values: r.values.into_iter().map(from_wit).collect() }).collect(),
+            rows: result
+                .rows
+                .into_iter()
+                .map(|r| Row { values: r.values.into_iter().map(from_wit).collect() })
+                .collect(),
         })
     }
 
     async fn batch(&self, statements: &[Statement]) -> Result<Vec<u64>, StoreError> {
         let statements: Vec<sql::StatementWithParams> = statements
             .iter()
-            .map(|s| sql::StatementWithParams { statement: s.sql.clone(), params: s.params.iter().map(to_wit).collect() })
+            .map(|s| sql::StatementWithParams {
+                statement: s.sql.clone(),
+                params: s.params.iter().map(to_wit).collect(),
+            })
             .collect();
         sql::batch(&statements).map_err(sql_error)
     }

@@ -39,7 +39,12 @@ pub struct Plugin {
 impl Plugin {
     /// Instantiates `component` on `storage`; `settings` are its `PORTCULLIS_*` variables.
     /// `cache_dir` keeps the compiled component between runs.
-    pub async fn load(component: &Path, cache_dir: Option<&Path>, storage: Storage, settings: &[(String, String)]) -> anyhow::Result<Plugin> {
+    pub async fn load(
+        component: &Path,
+        cache_dir: Option<&Path>,
+        storage: Storage,
+        settings: &[(String, String)],
+    ) -> anyhow::Result<Plugin> {
         let engine = Engine::default();
         let component = portcullis_host::load_component(&engine, component, cache_dir)?;
         let mut linker = Linker::new(&engine);
@@ -48,7 +53,10 @@ impl Plugin {
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker)?;
         let pre = ManagedPre::new(linker.instantiate_pre(&component)?)?;
         let wasi = WasiCtx::builder().envs(settings).build();
-        let mut store = Store::new(&engine, State { wasi, http: WasiHttpCtx::new(), hooks: DenyOutgoingHttp, table: ResourceTable::new(), storage });
+        let mut store = Store::new(
+            &engine,
+            State { wasi, http: WasiHttpCtx::new(), hooks: DenyOutgoingHttp, table: ResourceTable::new(), storage },
+        );
         let instance = pre.instantiate_async(&mut store).await?;
         Ok(Plugin { store, instance })
     }

@@ -17,7 +17,8 @@ async fn main() -> anyhow::Result<()> {
     let kv = SqliteKv::open(&data.join("kv.sqlite"))?;
     let keys = std::fs::read_to_string(data.join("encryption-keys"))?.lines().collect::<Vec<_>>().join(",");
     let settings = [("PORTCULLIS_ENCRYPTION_KEYS".to_owned(), keys)];
-    let mut plugin = Plugin::load(component.as_ref(), Some(&data.join("cache")), Storage::local(kv, sql), &settings).await?;
+    let mut plugin =
+        Plugin::load(component.as_ref(), Some(&data.join("cache")), Storage::local(kv, sql), &settings).await?;
     match plugin.validate(token).await? {
         Ok(data) => println!("valid: {} ({}) scopes {:?}", data.username, data.token_type, data.scopes),
         Err(failure) => {

@@ -18,7 +18,16 @@ fn component() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target"));
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
         .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .args(["build", "--locked", "--release", "--target", "wasm32-wasip2", "-p", "portcullis-component", "--target-dir"])
+        .args([
+            "build",
+            "--locked",
+            "--release",
+            "--target",
+            "wasm32-wasip2",
+            "-p",
+            "portcullis-component",
+            "--target-dir",
+        ])
         .arg(&target)
         .status()
         .expect("running cargo");
@@ -33,7 +42,12 @@ async fn the_component_validates_what_the_core_minted() {
     let sql = SqliteSql::in_memory().unwrap();
     let now = system_millis() / 1000;
     migrate(&sql, now).await.unwrap();
-    let env = Env { kv: Rc::new(kv.clone()), sql: Rc::new(sql.clone()), clock: Rc::new(MockClock::at(now)), rng: Rc::new(OsRandom) };
+    let env = Env {
+        kv: Rc::new(kv.clone()),
+        sql: Rc::new(sql.clone()),
+        clock: Rc::new(MockClock::at(now)),
+        rng: Rc::new(OsRandom),
+    };
     let service = TokenService::new(env, KeyRing::new(key.clone(), vec![]).unwrap(), TokenConfig::default()).unwrap();
     let user = UserInfo { email: Some("alice@example.com".into()), ..UserInfo::default() };
     let token = service.create_session_token("alice", user, &["user:token".to_owned()], None).await.unwrap();

@@ -39,7 +39,8 @@ impl WasiHttpView for Ctx {
 }
 
 /// The guest's settings: a fixed test key (nothing here is stored).
-const GUEST_ENV: [(&str, &str); 1] = [("PORTCULLIS_ENCRYPTION_KEYS", "k1:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=")];
+const GUEST_ENV: [(&str, &str); 1] =
+    [("PORTCULLIS_ENCRYPTION_KEYS", "k1:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=")];
 
 fn store(engine: &Engine) -> Store<Ctx> {
     let storage = Storage {

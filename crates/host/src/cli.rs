@@ -54,7 +54,8 @@ pub struct Options {
 pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options> {
     let mut args = args.into_iter();
     let name = args.next().unwrap_or_else(|| "help".into());
-    let mut data = std::env::var_os("PORTCULLIS_HOST_DATA").map(PathBuf::from).unwrap_or_else(|| "portcullis-data".into());
+    let mut data =
+        std::env::var_os("PORTCULLIS_HOST_DATA").map(PathBuf::from).unwrap_or_else(|| "portcullis-data".into());
     let mut component = None;
     let mut sql = std::env::var("PORTCULLIS_HOST_SQL").ok();
     let mut kv = std::env::var("PORTCULLIS_HOST_KV").ok();
@@ -70,7 +71,9 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options> {
             "--sql" => sql = Some(value("sqlite or a postgres:// URL")?),
             "--kv" => kv = Some(value("sqlite or a redis:// URL")?),
             "--listen" if name == "serve" => listen = value("an address")?.parse().context("--listen")?,
-            "--expire-interval" if name == "serve" => expire_every = value("seconds")?.parse().context("--expire-interval")?,
+            "--expire-interval" if name == "serve" => {
+                expire_every = value("seconds")?.parse().context("--expire-interval")?
+            }
             "--www" if name == "serve" => www = Some(PathBuf::from(value("a directory")?)),
             "--fix" if name == "audit" => fix = true,
             other => bail!("unknown argument {other:?}"),

@@ -21,7 +21,11 @@ impl DataDir {
     /// Opens the directory, creating it (mode 0700) on first run.
     pub fn open(root: &Path) -> Result<Self> {
         if !root.exists() {
-            fs::DirBuilder::new().recursive(true).mode(0o700).create(root).with_context(|| format!("creating {}", root.display()))?;
+            fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o700)
+                .create(root)
+                .with_context(|| format!("creating {}", root.display()))?;
         }
         Ok(DataDir { root: root.to_owned() })
     }
@@ -48,7 +52,8 @@ impl DataDir {
             write_secret(&path, &format!("{}\n", key.to_spec()))?;
             eprintln!("portcullis: generated encryption key k1 in {}", path.display());
         }
-        let keys = read_secret(&path)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect::<Vec<_>>();
+        let keys =
+            read_secret(&path)?.lines().map(str::trim).filter(|l| !l.is_empty()).map(str::to_owned).collect::<Vec<_>>();
         if keys.is_empty() {
             bail!("{} holds no key", path.display());
         }
@@ -59,7 +64,9 @@ impl DataDir {
     /// returns its id.
     pub fn rotate_key(&self) -> Result<String> {
         let keys = self.encryption_keys()?;
-        let next = keys.iter().filter_map(|k| k.split(':').next()?.strip_prefix('k')?.parse::<u64>().ok()).max().unwrap_or(0) + 1;
+        let next =
+            keys.iter().filter_map(|k| k.split(':').next()?.strip_prefix('k')?.parse::<u64>().ok()).max().unwrap_or(0)
+                + 1;
         let id = format!("k{next}");
         let key = EncryptionKey::generate(&id, &OsRandom)?;
         let mut text = format!("{}\n", key.to_spec());
@@ -86,7 +93,12 @@ impl DataDir {
 /// Creates `path` empty, readable by its owner only, unless it exists.
 fn private_file(path: PathBuf) -> Result<PathBuf> {
     if !path.exists() {
-        OpenOptions::new().write(true).create(true).truncate(false).mode(0o600).open(&path)
+        OpenOptions::new()
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .mode(0o600)
+            .open(&path)
             .with_context(|| format!("creating {}", path.display()))?;
     }
     Ok(path)

@@ -70,18 +70,16 @@ fn run(options: Options) -> Result<()> {
             println!("portcullis: expired {} tokens", runtime.expire().await?);
             Ok(())
         }),
-        Command::Audit { fix } => {
-            tokio_runtime()?.block_on(async {
-                let runtime = start(&options, &data).await?;
-                let issues = runtime.audit(fix).await?;
-                for issue in &issues {
-                    let fixed = if issue.fixed { "fixed" } else { "found" };
-                    println!("{fixed} {} {}: {}", issue.kind, issue.token, issue.detail);
-                }
-                println!("portcullis: {} issues", issues.len());
-                Ok(())
-            })
-        }
+        Command::Audit { fix } => tokio_runtime()?.block_on(async {
+            let runtime = start(&options, &data).await?;
+            let issues = runtime.audit(fix).await?;
+            for issue in &issues {
+                let fixed = if issue.fixed { "fixed" } else { "found" };
+                println!("{fixed} {} {}: {}", issue.kind, issue.token, issue.detail);
+            }
+            println!("portcullis: {} issues", issues.len());
+            Ok(())
+        }),
     }
 }
 
@@ -93,14 +91,18 @@ fn tokio_runtime() -> Result<tokio::runtime::Runtime> {
 async fn start(options: &Options, data: &DataDir) -> Result<Runtime> {
     let component = find_component(options.component.as_deref())?;
     let sql = match options.sql.as_deref() {
-        None | Some("sqlite") => SqlBackend::Local(Arc::new(SqliteSql::open(&data.sql_path()?).context("opening the SQL database")?)),
+        None | Some("sqlite") => {
+            SqlBackend::Local(Arc::new(SqliteSql::open(&data.sql_path()?).context("opening the SQL database")?))
+        }
         Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
             SqlBackend::Postgres(PostgresSql::connect(url, POSTGRES_CONNECTIONS).context("--sql")?)
         }
         Some(other) => bail!("--sql takes sqlite or postgres://..., not {other:?}"),
     };
     let kv = match options.kv.as_deref() {
-        None | Some("sqlite") => KvBackend::Local(Arc::new(SqliteKv::open(&data.kv_path()?).context("opening the KV database")?)),
+        None | Some("sqlite") => {
+            KvBackend::Local(Arc::new(SqliteKv::open(&data.kv_path()?).context("opening the KV database")?))
+        }
         Some(url) if url.starts_with("redis://") => KvBackend::Redis(RedisKv::connect(url).await.context("--kv")?),
         Some(other) => bail!("--kv takes sqlite or redis://..., not {other:?}"),
     };

@@ -17,11 +17,11 @@ use wasmtime_wasi::{WasiCtx, WasiCtxView, WasiView};
 use wasmtime_wasi_http::p2::bindings::{Proxy, ProxyIndices};
 use wasmtime_wasi_http::{WasiHttpCtx, WasiHttpCtxView, WasiHttpView};
 
-use portcullis_host::{AuditIssue, DenyOutgoingHttp, Failure, Managed, ManagedPre};
 use portcullis_host::Storage;
+use portcullis_host::{AuditIssue, DenyOutgoingHttp, Failure, Managed, ManagedPre};
 
-use portcullis_host::bodyless::{Bodyless, BodylessIndices};
 use crate::guest_log::{GuestLog, RequestLog};
+use portcullis_host::bodyless::{Bodyless, BodylessIndices};
 
 /// Memory one instance may grow to.
 const MAX_INSTANCE_MEMORY: usize = 64 << 20;
@@ -59,7 +59,6 @@ impl WasiHttpView for Ctx {
         WasiHttpCtxView { ctx: &mut self.http, table: &mut self.table, hooks: &mut self.hooks }
     }
 }
-
 
 /// The loaded component, ready to instantiate.
 #[derive(Clone)]
@@ -115,7 +114,12 @@ impl std::error::Error for CallError {}
 impl Runtime {
     /// Compiles `component` (or loads it from the compilation cache in `cache_dir`) and links
     /// it against WASI, `wasi:http` and `storage`. `guest_env` is the guest's environment.
-    pub fn load(component: &Path, cache_dir: Option<&Path>, storage: Storage, guest_env: Vec<(String, String)>) -> Result<Self> {
+    pub fn load(
+        component: &Path,
+        cache_dir: Option<&Path>,
+        storage: Storage,
+        guest_env: Vec<(String, String)>,
+    ) -> Result<Self> {
         let mut config = Config::new();
         config.epoch_interruption(true);
         if std::env::var_os("PORTCULLIS_HOST_PERFMAP").is_some_and(|v| v == "1") {
@@ -128,13 +132,21 @@ impl Runtime {
         wasmtime_wasi::p2::add_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
         wasmtime_wasi_http::p2::add_only_http_to_linker_async(&mut linker).map_err(anyhow::Error::from)?;
         portcullis_host::add_to_linker(&mut linker, |ctx: &mut Ctx| &mut ctx.storage).map_err(anyhow::Error::from)?;
-        let pre: InstancePre<Ctx> =
-            linker.instantiate_pre(&component).map_err(anyhow::Error::from).context("the component does not fit this host")?;
-        let proxy = ProxyIndices::new(&pre).map_err(anyhow::Error::from).context("the component exports no wasi:http/incoming-handler")?;
+        let pre: InstancePre<Ctx> = linker
+            .instantiate_pre(&component)
+            .map_err(anyhow::Error::from)
+            .context("the component does not fit this host")?;
+        let proxy = ProxyIndices::new(&pre)
+            .map_err(anyhow::Error::from)
+            .context("the component exports no wasi:http/incoming-handler")?;
         let bodyless = BodylessIndices::new(&pre).ok();
-        let managed = ManagedPre::new(pre.clone()).map_err(anyhow::Error::from).context("the component exports no portcullis:auth/admin")?;
+        let managed = ManagedPre::new(pre.clone())
+            .map_err(anyhow::Error::from)
+            .context("the component exports no portcullis:auth/admin")?;
         start_epoch_ticker(engine.clone());
-        Ok(Runtime { inner: Arc::new(Inner { pre, proxy, bodyless, managed, storage, guest_env, idle: Mutex::default() }) })
+        Ok(Runtime {
+            inner: Arc::new(Inner { pre, proxy, bodyless, managed, storage, guest_env, idle: Mutex::default() }),
+        })
     }
 
     /// A fresh store; the guest's stderr goes to its [`GuestLog`].
@@ -231,4 +243,3 @@ fn start_epoch_ticker(engine: Engine) {
         .map(drop)
         .unwrap_or_else(|e| eprintln!("portcullis: no epoch thread ({e}); calls have no deadline"));
 }
-

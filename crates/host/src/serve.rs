@@ -64,7 +64,9 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> Result<()> {
                 let log = log.clone();
                 async move { Ok::<_, Infallible>(handle(&runtime, www.as_deref(), &log, req, peer).await) }
             });
-            let connection = hyper::server::conn::http1::Builder::new().keep_alive(true).serve_connection(TokioIo::new(stream), service);
+            let connection = hyper::server::conn::http1::Builder::new()
+                .keep_alive(true)
+                .serve_connection(TokioIo::new(stream), service);
             if let Err(e) = connection.await {
                 if !e.is_incomplete_message() {
                     eprintln!("portcullis: connection from {peer}: {e}");
@@ -99,7 +101,11 @@ async fn handle(
     let path = req.uri().path().to_owned();
     if let Some(root) = www.filter(|_| !crate::static_files::is_api(&path)) {
         if let Some(response) = crate::static_files::serve(root, &method, &path).await {
-            log.line(format!("{method} {path} {} {:.1}ms", response.status().as_u16(), started.elapsed().as_secs_f64() * 1000.0));
+            log.line(format!(
+                "{method} {path} {} {:.1}ms",
+                response.status().as_u16(),
+                started.elapsed().as_secs_f64() * 1000.0
+            ));
             return response;
         }
     }
@@ -120,7 +126,10 @@ async fn handle(
 }
 
 /// The guest's response and what it logged; an error and the log when it gave none.
-async fn run_guest(runtime: &Runtime, req: Request<Incoming>) -> Result<(Response<HyperOutgoingBody>, Vec<u8>), (anyhow::Error, Vec<u8>)> {
+async fn run_guest(
+    runtime: &Runtime,
+    req: Request<Incoming>,
+) -> Result<(Response<HyperOutgoingBody>, Vec<u8>), (anyhow::Error, Vec<u8>)> {
     let (instance, log) = runtime.http_instance().await.map_err(|e| (e.into(), Vec::new()))?;
     let outcome = if instance.bodyless.is_some() && portcullis_host::bodyless::fits(&req) {
         run_bodyless(runtime, instance, &req).await
@@ -135,7 +144,11 @@ async fn run_guest(runtime: &Runtime, req: Request<Incoming>) -> Result<(Respons
 }
 
 /// A request without a body, in one call of `bodyless-http`.
-async fn run_bodyless(runtime: &Runtime, mut instance: HttpInstance, req: &Request<Incoming>) -> Result<Response<HyperOutgoingBody>> {
+async fn run_bodyless(
+    runtime: &Runtime,
+    mut instance: HttpInstance,
+    req: &Request<Incoming>,
+) -> Result<Response<HyperOutgoingBody>> {
     let request = portcullis_host::bodyless::request(req);
     let HttpInstance { store, bodyless, .. } = &mut instance;
     let Some(bodyless) = bodyless else {
@@ -144,7 +157,8 @@ async fn run_bodyless(runtime: &Runtime, mut instance: HttpInstance, req: &Reque
     match bodyless.portcullis_auth_bodyless_http().call_handle(&mut *store, &request).await {
         Ok(response) => {
             runtime.recycle(instance);
-            portcullis_host::bodyless::response(response).ok_or_else(|| anyhow::anyhow!("the component answered with an invalid response"))
+            portcullis_host::bodyless::response(response)
+                .ok_or_else(|| anyhow::anyhow!("the component answered with an invalid response"))
         }
         Err(e) => {
             log_trap(&e);
@@ -155,7 +169,11 @@ async fn run_bodyless(runtime: &Runtime, mut instance: HttpInstance, req: &Reque
 
 /// Any request, through `wasi:http`: the guest keeps running in its own task while hyper sends
 /// the body it writes.
-async fn run_streamed(runtime: &Runtime, mut instance: HttpInstance, req: Request<Incoming>) -> Result<Response<HyperOutgoingBody>> {
+async fn run_streamed(
+    runtime: &Runtime,
+    mut instance: HttpInstance,
+    req: Request<Incoming>,
+) -> Result<Response<HyperOutgoingBody>> {
     let (sender, receiver) = tokio::sync::oneshot::channel();
     let store = &mut instance.store;
     let incoming = store.data_mut().http().new_incoming_request(Scheme::Http, req)?;

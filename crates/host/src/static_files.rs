@@ -39,7 +39,11 @@ pub async fn serve(root: &Path, method: &Method, path: &str) -> Option<Response<
 /// `root` + `path`, with `/` meaning `index.html`; `None` for anything that would leave `root`.
 fn resolve(root: &Path, path: &str) -> Option<PathBuf> {
     let relative = path.trim_start_matches('/');
-    let relative = if relative.is_empty() || relative.ends_with('/') { format!("{relative}index.html") } else { relative.to_owned() };
+    let relative = if relative.is_empty() || relative.ends_with('/') {
+        format!("{relative}index.html")
+    } else {
+        relative.to_owned()
+    };
     let relative = Path::new(&relative);
     if !relative.components().all(|c| matches!(c, Component::Normal(_))) {
         return None;
@@ -72,6 +76,8 @@ mod tests {
         assert_eq!(resolve(root, "/pkg/a.js"), Some(PathBuf::from("/srv/www/pkg/a.js")));
         assert_eq!(resolve(root, "/../etc/passwd"), None);
         assert_eq!(resolve(root, "/pkg/../../x"), None);
-        assert!(is_api("/auth") && is_api("/auth/api/v1/x") && is_api("/.well-known/jwks.json") && !is_api("/index.html"));
+        assert!(
+            is_api("/auth") && is_api("/auth/api/v1/x") && is_api("/.well-known/jwks.json") && !is_api("/index.html")
+        );
     }
 }

@@ -228,7 +228,11 @@ impl sql::Host for Storage {
         let result = self.sql.execute(&statement, &params).await.map_err(sql_error);
         Ok(result.map(|r| sql::QueryResult {
             columns: r.columns,
-            rows: r.rows.into_iter().map(|row| sql::RowResult { values: row.values.into_iter().map(to_wit).collect() }).collect(),
+            rows: r
+                .rows
+                .into_iter()
+                .map(|row| sql::RowResult { values: row.values.into_iter().map(to_wit).collect() })
+                .collect(),
         }))
     }
 

@@ -58,17 +58,23 @@ fn curl_session_on_a_fresh_data_directory() {
     assert_eq!(gone.error_type(), "invalid_token");
 
     // The session endpoints work with no settings at all (the core keeps a generated JWT key).
-    let session = server.request("POST", "/auth/api/v1/sessions", Some(&bootstrap), Some(&json!({"username": "carol"})));
+    let session =
+        server.request("POST", "/auth/api/v1/sessions", Some(&bootstrap), Some(&json!({"username": "carol"})));
     assert_eq!(session.status, 200, "{:?}", session.json());
     let access = session.json()["access_token"].as_str().unwrap().to_owned();
     assert_eq!(server.request("GET", "/auth/api/v1/token-info", Some(&access), None).status, 200);
-    assert_eq!(server.request("GET", "/.well-known/jwks.json", None, None).json()["keys"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        server.request("GET", "/.well-known/jwks.json", None, None).json()["keys"].as_array().map(Vec::len),
+        Some(1)
+    );
 
     // One line per request with method, path, status and latency; no token in any of them
     // (the bootstrap token is printed once, on the run that creates it).
     assert!(server.wait_for_log("GET /auth 401 "), "{:#?}", server.log_lines());
     let lines = server.log_lines();
-    assert!(lines.iter().any(|l| l.starts_with("DELETE /auth/api/v1/users/alice/tokens/") && l.contains(" 204 ") && l.ends_with("ms")));
+    assert!(lines
+        .iter()
+        .any(|l| l.starts_with("DELETE /auth/api/v1/users/alice/tokens/") && l.contains(" 204 ") && l.ends_with("ms")));
     let secret = token.split('.').nth(1).unwrap();
     assert!(lines.iter().all(|l| !l.contains(secret)), "{lines:#?}");
     let bootstrap_secret = bootstrap.split('.').nth(1).unwrap();
@@ -81,13 +87,19 @@ fn error_statuses() {
     let bootstrap = server.bootstrap_token();
     let (token, _) = alice_token(&server, &bootstrap);
 
-    let malformed = server.raw("POST", "/auth/api/v1/tokens", &[("authorization", &format!("Bearer {bootstrap}"))], b"{not json");
+    let malformed =
+        server.raw("POST", "/auth/api/v1/tokens", &[("authorization", &format!("Bearer {bootstrap}"))], b"{not json");
     assert_eq!((malformed.status, malformed.error_type().as_str()), (400, "invalid_request"));
 
     let anonymous = server.request("GET", "/auth/api/v1/token-info", None, None);
     assert_eq!(anonymous.status, 401);
     assert_eq!(anonymous.header("www-authenticate"), Some("Bearer realm=\"portcullis\""));
-    let forged = server.request("GET", "/auth/api/v1/token-info", Some("pc-AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA"), None);
+    let forged = server.request(
+        "GET",
+        "/auth/api/v1/token-info",
+        Some("pc-AAAAAAAAAAAAAAAAAAAAAA.AAAAAAAAAAAAAAAAAAAAAA"),
+        None,
+    );
     assert_eq!((forged.status, forged.error_type().as_str()), (401, "invalid_token"));
 
     let forbidden = server.request("GET", "/auth?scope=write:files", Some(&token), None);
@@ -99,7 +111,8 @@ fn error_statuses() {
 
     let no_route = server.request("GET", "/no/such/route", None, None);
     assert_eq!((no_route.status, no_route.error_type().as_str()), (404, "not_found"));
-    let no_token = server.request("GET", "/auth/api/v1/users/alice/tokens/AAAAAAAAAAAAAAAAAAAAAA", Some(&bootstrap), None);
+    let no_token =
+        server.request("GET", "/auth/api/v1/users/alice/tokens/AAAAAAAAAAAAAAAAAAAAAA", Some(&bootstrap), None);
     assert_eq!(no_token.status, 404);
 
     let wrong_method = server.request("DELETE", "/health", None, None);
@@ -113,7 +126,8 @@ fn error_statuses() {
         Some(&json!({"token_name": "x", "scopes": ["no:such-scope"]})),
     );
     assert_eq!(unknown_scope.status, 422, "{:?}", unknown_scope.json());
-    let wrong_type = server.request("POST", "/auth/api/v1/tokens", Some(&bootstrap), Some(&json!({"username": 7, "scopes": "x"})));
+    let wrong_type =
+        server.request("POST", "/auth/api/v1/tokens", Some(&bootstrap), Some(&json!({"username": 7, "scopes": "x"})));
     assert_eq!(wrong_type.status, 422, "{:?}", wrong_type.json());
 }
 
@@ -136,8 +150,13 @@ fn oversize_bodies_get_413() {
         chunked.extend_from_slice(b"\r\n");
     }
     chunked.extend_from_slice(b"0\r\n\r\n");
-    let streamed =
-        server.send("POST", "/auth/api/v1/tokens", &[("authorization", &auth), ("transfer-encoding", "chunked")], None, &chunked);
+    let streamed = server.send(
+        "POST",
+        "/auth/api/v1/tokens",
+        &[("authorization", &auth), ("transfer-encoding", "chunked")],
+        None,
+        &chunked,
+    );
     assert_eq!(streamed.status, 413);
     // The server is still fine.
     assert_eq!(server.request("GET", "/health", None, None).status, 200);

@@ -77,7 +77,8 @@ fn issue(request: &Value) -> Value {
 fn verify(request: &Value) -> Value {
     let keys = match request["secret"].as_str() {
         Some(secret) => {
-            let key = SigningKey::from_bytes(algorithm(request), &b64url_decode(secret)).unwrap_or_else(|e| fail(&e.to_string()));
+            let key = SigningKey::from_bytes(algorithm(request), &b64url_decode(secret))
+                .unwrap_or_else(|e| fail(&e.to_string()));
             JwtKeys::new(key)
         }
         None => JwtKeys::from_jwks(&request["jwks"].to_string()).unwrap_or_else(|e| fail(&e.to_string())),

@@ -17,9 +17,11 @@ pub struct PostgresSql {
 impl PostgresSql {
     /// Connects lazily to `url` (`postgres://user@host:port/db`) with up to `max_connections`.
     pub fn connect(url: &str, max_connections: usize) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url.parse().map_err(|e| StoreError::Other(format!("postgres url: {e}")))?;
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError::Other(format!("postgres url: {e}")))?;
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager).max_size(max_connections).build().map_err(|e| StoreError::Other(e.to_string()))?;
+        let pool =
+            Pool::builder(manager).max_size(max_connections).build().map_err(|e| StoreError::Other(e.to_string()))?;
         Ok(PostgresSql { pool })
     }
 
@@ -142,7 +144,9 @@ fn row_of(row: &tokio_postgres::Row) -> Result<Row, StoreError> {
                 Type::BYTEA => row.try_get::<_, Option<Vec<u8>>>(i).map(|v| v.map(Value::Blob)),
                 _ => row.try_get::<_, Option<String>>(i).map(|v| v.map(Value::Text)),
             };
-            value.map(|v| v.unwrap_or(Value::Null)).map_err(|e| StoreError::Other(format!("column {}: {e}", column.name())))
+            value
+                .map(|v| v.unwrap_or(Value::Null))
+                .map_err(|e| StoreError::Other(format!("column {}: {e}", column.name())))
         })
         .collect::<Result<_, _>>()?;
     Ok(Row { values })
@@ -153,7 +157,9 @@ fn pg_error(e: tokio_postgres::Error) -> StoreError {
         Some(code) if *code == SqlState::UNIQUE_VIOLATION || *code == SqlState::FOREIGN_KEY_VIOLATION => {
             StoreError::Constraint(e.to_string())
         }
-        Some(code) if *code == SqlState::INSUFFICIENT_PRIVILEGE || *code == SqlState::INVALID_PASSWORD => StoreError::AccessDenied,
+        Some(code) if *code == SqlState::INSUFFICIENT_PRIVILEGE || *code == SqlState::INVALID_PASSWORD => {
+            StoreError::AccessDenied
+        }
         _ => StoreError::Other(e.as_db_error().map_or_else(|| e.to_string(), |db| db.message().to_owned())),
     }
 }

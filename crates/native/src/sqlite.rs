@@ -62,7 +62,10 @@ impl SqliteSql {
     fn configure(conn: Connection) -> Result<Self, StoreError> {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(store_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(store_error)?;
-        Ok(SqliteSql { conn: Arc::new(Mutex::new(Handle { conn, reading_since: None })), sweeper: Arc::new(Once::new()) })
+        Ok(SqliteSql {
+            conn: Arc::new(Mutex::new(Handle { conn, reading_since: None })),
+            sweeper: Arc::new(Once::new()),
+        })
     }
 
     /// Runs `f` with the connection in autocommit mode (the host's SQLite KV shares it).

@@ -9,7 +9,8 @@ use crate::{page, system_millis, NowFn, SqliteSql, PAGE_SIZE};
 
 /// The KV table: one B-tree keyed by `key` (`WITHOUT ROWID`), so a read is one lookup, not an
 /// index lookup followed by a table lookup.
-const SCHEMA: &str = "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires_ms INTEGER) WITHOUT ROWID; \
+const SCHEMA: &str =
+    "CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL, expires_ms INTEGER) WITHOUT ROWID; \
                       CREATE INDEX IF NOT EXISTS kv_by_expiry ON kv (expires_ms)";
 
 /// A persistent KV in its own SQLite table, with TTLs.
@@ -29,8 +30,9 @@ impl SqliteKv {
     /// (a rowid table) is converted in one transaction.
     pub fn new(db: SqliteSql, now: NowFn) -> Result<Self, StoreError> {
         db.with_conn(|conn| {
-            let table: Option<String> =
-                conn.query_row("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'kv'", [], |row| row.get(0)).optional()?;
+            let table: Option<String> = conn
+                .query_row("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'kv'", [], |row| row.get(0))
+                .optional()?;
             match table {
                 Some(sql) if !sql.contains("WITHOUT ROWID") => conn.execute_batch(&format!(
                     "BEGIN IMMEDIATE; ALTER TABLE kv RENAME TO kv_rowid; DROP INDEX IF EXISTS kv_by_expiry; {SCHEMA}; \
@@ -146,7 +148,8 @@ mod tests {
         })
         .unwrap();
         let kv = SqliteKv::new(db.clone(), Arc::new(|| 1000)).unwrap();
-        let sql: String = db.with_conn(|c| c.query_row("SELECT sql FROM sqlite_master WHERE name = 'kv'", [], |r| r.get(0))).unwrap();
+        let sql: String =
+            db.with_conn(|c| c.query_row("SELECT sql FROM sqlite_master WHERE name = 'kv'", [], |r| r.get(0))).unwrap();
         assert!(sql.contains("WITHOUT ROWID"), "{sql}");
         assert_eq!(block_on(kv.get("token:a")).unwrap(), Some(vec![1]));
         assert_eq!(block_on(kv.get("token:b")).unwrap(), Some(vec![2]));
@@ -162,7 +165,8 @@ mod tests {
         let path = dir.path().join("kv.sqlite");
         let now: NowFn = Arc::new(|| 1000);
         // `other` stands for another process: a connection of its own to the same file.
-        let (kv, other) = (SqliteKv::new(SqliteSql::open(&path).unwrap(), now.clone()).unwrap(), SqliteKv::open(&path).unwrap());
+        let (kv, other) =
+            (SqliteKv::new(SqliteSql::open(&path).unwrap(), now.clone()).unwrap(), SqliteKv::open(&path).unwrap());
         assert_eq!(block_on(kv.get("token:a")).unwrap(), None);
         // The other connection writes beside the open read transaction (WAL), without waiting.
         block_on(other.set("token:a", b"theirs")).unwrap();

@@ -18,12 +18,14 @@ mod world;
 use common::NOW;
 use portcullis::migrate;
 use portcullis_native::{PostgresSql, RedisKv};
-use world::{sequence, seeds, Figures, World, WorldClock};
+use world::{seeds, sequence, Figures, World, WorldClock};
 
 const SCHEMA: &str = "faults";
 
 fn url(var: &str) -> String {
-    std::env::var(var).unwrap_or_else(|_| panic!("{var} is not set: start the servers with scripts/services.sh (scripts/test.sh does)"))
+    std::env::var(var).unwrap_or_else(|_| {
+        panic!("{var} is not set: start the servers with scripts/services.sh (scripts/test.sh does)")
+    })
 }
 
 /// TEST_REDIS_URL with database 1 instead of the one it names.

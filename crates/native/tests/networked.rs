@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 
 use portcullis::jwt::{Algorithm, JwtKeys, SigningKey};
 use portcullis::{
-    migrate, Clock, Dialect, EncryptionKey, Env, JwtSessionManager, JwtSettings, KeyRing, Kv, LocalBoxFuture, Mutex, Sql,
-    TokenConfig, TokenPair, TokenService, UserInfo, Value,
+    migrate, Clock, Dialect, EncryptionKey, Env, JwtSessionManager, JwtSettings, KeyRing, Kv, LocalBoxFuture, Mutex,
+    Sql, TokenConfig, TokenPair, TokenService, UserInfo, Value,
 };
 use portcullis_native::testing::MockClock;
 use portcullis_native::{system_millis, OsRandom, PostgresSql, RedisKv};
@@ -99,17 +99,33 @@ fn postgres_runs_migrations_batches_and_values() {
         let applied = migrate(&sql, NOW).await.unwrap();
         assert_eq!(applied, portcullis::MIGRATIONS.iter().map(|m| m.version).collect::<Vec<_>>());
         assert!(migrate(&sql, NOW).await.unwrap().is_empty());
-        sql.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT NOT NULL, b BYTEA, f DOUBLE PRECISION)", &[]).await.unwrap();
-        let insert = |id: i64| portcullis::Statement::new("INSERT INTO t (id, v, b, f) VALUES (?, ?, ?, ?)", vec![id.into(), "x?".into(), Value::Blob(vec![0, 255]), Value::Real(1.5)]);
+        sql.execute("CREATE TABLE t (id BIGINT PRIMARY KEY, v TEXT NOT NULL, b BYTEA, f DOUBLE PRECISION)", &[])
+            .await
+            .unwrap();
+        let insert = |id: i64| {
+            portcullis::Statement::new(
+                "INSERT INTO t (id, v, b, f) VALUES (?, ?, ?, ?)",
+                vec![id.into(), "x?".into(), Value::Blob(vec![0, 255]), Value::Real(1.5)],
+            )
+        };
         assert_eq!(sql.batch(&[insert(1), insert(2)]).await.unwrap(), vec![1, 1]);
         let err = sql.batch(&[insert(3), insert(1)]).await.unwrap_err();
         assert!(err.is_constraint(), "{err:?}");
-        let rows = sql.execute("SELECT id, v, b, f FROM t WHERE id >= ? ORDER BY id", &[Value::Integer(1 << 53)]).await.unwrap();
+        let rows = sql
+            .execute("SELECT id, v, b, f FROM t WHERE id >= ? ORDER BY id", &[Value::Integer(1 << 53)])
+            .await
+            .unwrap();
         assert!(rows.rows.is_empty());
         let rows = sql.execute("SELECT id, v, b, f, COUNT(*) OVER () FROM t ORDER BY id", &[]).await.unwrap();
         assert_eq!(rows.rows.len(), 2);
-        assert_eq!(rows.rows[0].values[..4], [Value::Integer(1), Value::Text("x?".into()), Value::Blob(vec![0, 255]), Value::Real(1.5)]);
-        let updated = sql.execute("UPDATE t SET v = ? WHERE id = ? RETURNING id", &["y".into(), Value::Integer(2)]).await.unwrap();
+        assert_eq!(
+            rows.rows[0].values[..4],
+            [Value::Integer(1), Value::Text("x?".into()), Value::Blob(vec![0, 255]), Value::Real(1.5)]
+        );
+        let updated = sql
+            .execute("UPDATE t SET v = ? WHERE id = ? RETURNING id", &["y".into(), Value::Integer(2)])
+            .await
+            .unwrap();
         assert_eq!(updated.rows.len(), 1);
     })
 }
@@ -128,7 +144,10 @@ fn token_flows_on_postgres_and_redis() {
         let session = a.create_session_token("alice", UserInfo::default(), &scopes, None).await.unwrap();
         let data = b.validate_strict(&b.encode(&session)).await.unwrap();
         let user = b.create_user_token(&data, "alice", "laptop", &["read:all".into()], None, None).await.unwrap();
-        assert_eq!(a.create_user_token(&data, "alice", "laptop", &[], None, None).await.unwrap_err().kind(), "duplicate_token_name");
+        assert_eq!(
+            a.create_user_token(&data, "alice", "laptop", &[], None, None).await.unwrap_err().kind(),
+            "duplicate_token_name"
+        );
         // Two processes racing for one child mint one.
         let (x, y) = futures::join!(a.get_notebook_token(&data, None, None), b.get_notebook_token(&data, None, None));
         assert_eq!(x.unwrap(), y.unwrap());
@@ -154,10 +173,14 @@ fn fifty_concurrent_refreshes_on_postgres_make_one_successor() {
         migrate(&sql, NOW).await.unwrap();
         let kv = redis().await;
         let keys = || JwtKeys::new(SigningKey::from_bytes(Algorithm::Hs512, &[9; 64]).unwrap());
-        let managers: Vec<JwtSessionManager> =
-            (0..2).map(|_| JwtSessionManager::new(env(kv.clone(), sql.clone(), &clock), ring(), keys(), JwtSettings::default())).collect();
+        let managers: Vec<JwtSessionManager> = (0..2)
+            .map(|_| {
+                JwtSessionManager::new(env(kv.clone(), sql.clone(), &clock), ring(), keys(), JwtSettings::default())
+            })
+            .collect();
         let first = managers[0].create_session("alice", &[]).await.unwrap();
-        let results = futures::future::join_all((0..50).map(|i| managers[i % 2].refresh_session(&first.refresh_token))).await;
+        let results =
+            futures::future::join_all((0..50).map(|i| managers[i % 2].refresh_session(&first.refresh_token))).await;
         let pairs: Vec<TokenPair> = results.into_iter().map(|r| r.unwrap()).collect();
         assert!(pairs.iter().all(|p| p.refresh_token == pairs[0].refresh_token));
         let count = sql.execute("SELECT COUNT(*) FROM refresh_token", &[]).await.unwrap();
@@ -235,7 +258,12 @@ fn the_sql_lock_excludes_across_processes() {
         thread.join().expect("a process failed");
     }
     assert_eq!(taken.load(Ordering::SeqCst), (PROCESSES * TASKS) as u32 * ROUNDS);
-    eprintln!("lock contention: {} acquisitions by {} tasks in {:?}", taken.load(Ordering::SeqCst), PROCESSES * TASKS, started.elapsed());
+    eprintln!(
+        "lock contention: {} acquisitions by {} tasks in {:?}",
+        taken.load(Ordering::SeqCst),
+        PROCESSES * TASKS,
+        started.elapsed()
+    );
 }
 
 /// A lock whose holder's time ran out is taken over by a waiter; the late release reports it
@@ -255,7 +283,10 @@ fn sql_locks_expire_release_only_by_their_holder_and_time_out() {
         let taken = second.acquire().await.unwrap();
         assert!(start.elapsed() >= Duration::from_millis(200), "taken over after {:?}", start.elapsed());
         assert_eq!(lock_kind(first.release(held).await), "lock_expired");
-        assert!(lock(&a, &WALL, "expiring", 0, 10_000).try_acquire_once().await.unwrap().is_none(), "the late release freed the new holder's lock");
+        assert!(
+            lock(&a, &WALL, "expiring", 0, 10_000).try_acquire_once().await.unwrap().is_none(),
+            "the late release freed the new holder's lock"
+        );
         second.release(taken).await.unwrap();
 
         // A holder an hour behind: its lock looks expired to everyone else.
@@ -265,7 +296,10 @@ fn sql_locks_expire_release_only_by_their_holder_and_time_out() {
         let other = lock(&b, &WALL, "skewed", 1_000, 60_000);
         let current = other.acquire().await.unwrap();
         assert_eq!(lock_kind(slow.release(stale).await), "lock_not_held");
-        assert!(lock(&a, &WALL, "skewed", 0, 60_000).try_acquire_once().await.unwrap().is_none(), "a non-holder released the lock");
+        assert!(
+            lock(&a, &WALL, "skewed", 0, 60_000).try_acquire_once().await.unwrap().is_none(),
+            "a non-holder released the lock"
+        );
         other.release(current).await.unwrap();
 
         // Timeout, then the lock is free again once released.
@@ -297,7 +331,14 @@ fn a_reuse_detection_racing_a_rotation_on_postgres_revokes_without_deadlock() {
         let kv = redis().await;
         let keys = || JwtKeys::new(SigningKey::from_bytes(Algorithm::Hs512, &[9; 64]).unwrap());
         let managers: Vec<JwtSessionManager> = (0..2)
-            .map(|_| JwtSessionManager::new(env(kv.clone(), in_schema("t_reuse_race", 4), &clock), ring(), keys(), JwtSettings::default()))
+            .map(|_| {
+                JwtSessionManager::new(
+                    env(kv.clone(), in_schema("t_reuse_race", 4), &clock),
+                    ring(),
+                    keys(),
+                    JwtSettings::default(),
+                )
+            })
             .collect();
         for trial in 0..20 {
             let user = format!("trial{trial}");
@@ -305,17 +346,27 @@ fn a_reuse_detection_racing_a_rotation_on_postgres_revokes_without_deadlock() {
             let second = managers[1].refresh_session(&first.refresh_token).await.unwrap();
             clock.advance(11); // past the grace window
             let replays = (0..3).map(|i| managers[i % 2].refresh_session(&first.refresh_token));
-            let (replayed, rotated) = futures::join!(futures::future::join_all(replays), managers[1].refresh_session(&second.refresh_token));
+            let (replayed, rotated) =
+                futures::join!(futures::future::join_all(replays), managers[1].refresh_session(&second.refresh_token));
             let kinds: Vec<&str> = replayed.iter().map(|r| r.as_ref().map_or_else(|e| e.kind(), |_| "ok")).collect();
-            assert!(kinds.iter().all(|k| ["refresh_token_reused", "refresh_token_not_found"].contains(k)), "trial {trial}: {kinds:?}");
+            assert!(
+                kinds.iter().all(|k| ["refresh_token_reused", "refresh_token_not_found"].contains(k)),
+                "trial {trial}: {kinds:?}"
+            );
             assert!(kinds.contains(&"refresh_token_reused"), "trial {trial}: {kinds:?}");
             assert!(managers[0].validate_session(&second.access_token).await.is_err(), "trial {trial}");
             if let Ok(pair) = rotated {
-                assert!(managers[0].validate_session(&pair.access_token).await.is_err(), "trial {trial}: a revoked family's token is valid");
+                assert!(
+                    managers[0].validate_session(&pair.access_token).await.is_err(),
+                    "trial {trial}: a revoked family's token is valid"
+                );
             } else if let Err(e) = rotated {
                 assert_ne!(e.kind(), "storage_error", "trial {trial}");
             }
-            let left = sql.execute("SELECT COUNT(*) FROM refresh_token WHERE username = ?", &[user.as_str().into()]).await.unwrap();
+            let left = sql
+                .execute("SELECT COUNT(*) FROM refresh_token WHERE username = ?", &[user.as_str().into()])
+                .await
+                .unwrap();
             assert_eq!(left.rows[0].values[0], Value::Integer(0), "trial {trial}");
         }
     })

@@ -26,7 +26,11 @@ impl JwksFetch for BrowserFetch {
                 .map_err(|_| "not a Response".to_owned())?
                 .dyn_into()
                 .map_err(|_| "not a Response".to_owned())?;
-            let promise: js_sys::Promise = text_fn.call0(&response).map_err(|_| "unreadable body".to_owned())?.dyn_into().map_err(|_| "unreadable body".to_owned())?;
+            let promise: js_sys::Promise = text_fn
+                .call0(&response)
+                .map_err(|_| "unreadable body".to_owned())?
+                .dyn_into()
+                .map_err(|_| "unreadable body".to_owned())?;
             let text = JsFuture::from(promise).await.map_err(|_| "unreadable body".to_owned())?;
             text.as_string().ok_or_else(|| "body is not text".to_owned())
         })

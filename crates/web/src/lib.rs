@@ -71,10 +71,15 @@ struct Options {
 
 fn options(value: JsValue) -> Result<(ValidationOptions, Option<f64>), JsValue> {
     let text = js_sys::JSON::stringify(&value).map_err(|_| usage_error("options must be an object"))?;
-    let parsed: Options = serde_json::from_str(&String::from(text)).map_err(|e| usage_error(&format!("options: {e}")))?;
-    let mut types = parsed.types.iter().map(|t| TokenType::parse(t).ok_or_else(|| usage_error(&format!("unknown token type {t:?}"))));
+    let parsed: Options =
+        serde_json::from_str(&String::from(text)).map_err(|e| usage_error(&format!("options: {e}")))?;
+    let mut types = parsed
+        .types
+        .iter()
+        .map(|t| TokenType::parse(t).ok_or_else(|| usage_error(&format!("unknown token type {t:?}"))));
     let first = types.next().ok_or_else(|| usage_error("options.types needs at least one type"))??;
-    let mut built = ValidationOptions::new(parsed.issuer, parsed.audience, first).leeway(parsed.leeway.unwrap_or(DEFAULT_LEEWAY));
+    let mut built =
+        ValidationOptions::new(parsed.issuer, parsed.audience, first).leeway(parsed.leeway.unwrap_or(DEFAULT_LEEWAY));
     for t in types {
         built = built.also_accept(t?);
     }
@@ -112,7 +117,11 @@ impl Verifier {
 
     /// The verified claims, or a `PortcullisError`.
     #[wasm_bindgen(unchecked_return_type = "Record<string, unknown>")]
-    pub fn verify(&self, token: &str, #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue) -> Result<JsValue, JsValue> {
+    pub fn verify(
+        &self,
+        token: &str,
+        #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let (options, now) = options(options_value)?;
         let validator = Validator::new(&self.keys, options);
         let verified = self.cache.verify(&validator, token, now_or_clock(now)).map_err(|e| js_error(&e))?;
@@ -122,17 +131,26 @@ impl Verifier {
     /// Like `verify`, with ES256 and EdDSA signatures checked by the browser's WebCrypto
     /// (several times faster than in wasm); every other rule is the same Rust.
     #[wasm_bindgen(js_name = verifyAsync, unchecked_return_type = "Promise<Record<string, unknown>>")]
-    pub async fn verify_async(&self, token: String, #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue) -> Result<JsValue, JsValue> {
+    pub async fn verify_async(
+        &self,
+        token: String,
+        #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let (options, now) = options(options_value)?;
         let crypto = crypto();
         let validator = Validator::new(&self.keys, options);
-        let verified = self.cache.verify_with(&validator, &*crypto, &token, now_or_clock(now)).await.map_err(|e| js_error(&e))?;
+        let verified =
+            self.cache.verify_with(&validator, &*crypto, &token, now_or_clock(now)).await.map_err(|e| js_error(&e))?;
         Ok(claims_object(verified.claims()))
     }
 
     /// Every rule with its outcome, and the key the token's `kid` selects.
     #[wasm_bindgen(unchecked_return_type = "Report")]
-    pub fn report(&self, token: &str, #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue) -> Result<JsValue, JsValue> {
+    pub fn report(
+        &self,
+        token: &str,
+        #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let (options, now) = options(options_value)?;
         let now = now_or_clock(now);
         let report = Validator::new(&self.keys, options.clone()).report(token, now);
@@ -141,7 +159,11 @@ impl Verifier {
 
     /// Like `report`, with the signature checked as `verifyAsync` checks it.
     #[wasm_bindgen(js_name = reportAsync, unchecked_return_type = "Promise<Report>")]
-    pub async fn report_async(&self, token: String, #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue) -> Result<JsValue, JsValue> {
+    pub async fn report_async(
+        &self,
+        token: String,
+        #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let (options, now) = options(options_value)?;
         let now = now_or_clock(now);
         let report = Validator::new(&self.keys, options.clone()).report_with(&*crypto(), &token, now).await;
@@ -171,16 +193,28 @@ impl RemoteVerifier {
     /// The verified claims, or a `PortcullisError` (`jwks_unavailable` when the keys cannot be
     /// had).
     #[wasm_bindgen(unchecked_return_type = "Promise<Record<string, unknown>>")]
-    pub async fn verify(&self, token: String, #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue) -> Result<JsValue, JsValue> {
+    pub async fn verify(
+        &self,
+        token: String,
+        #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let (options, now) = options(options_value)?;
         let crypto = crypto();
-        let verified = self.remote.verify_with(&*crypto, &token, options, now_or_clock(now), &fetch::BrowserFetch).await.map_err(|e| js_error(&e))?;
+        let verified = self
+            .remote
+            .verify_with(&*crypto, &token, options, now_or_clock(now), &fetch::BrowserFetch)
+            .await
+            .map_err(|e| js_error(&e))?;
         Ok(claims_object(verified.claims()))
     }
 
     /// Like `Verifier.report`, with the issuer's current keys.
     #[wasm_bindgen(unchecked_return_type = "Promise<Report>")]
-    pub async fn report(&self, token: String, #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue) -> Result<JsValue, JsValue> {
+    pub async fn report(
+        &self,
+        token: String,
+        #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue,
+    ) -> Result<JsValue, JsValue> {
         let (options, now) = options(options_value)?;
         let kid = inspect_token(&token, options.size_limits()).ok().and_then(|t| t.header().kid.clone());
         let now = now_or_clock(now);
@@ -193,14 +227,17 @@ impl RemoteVerifier {
 fn report_json(keys: &JwtKeys, token: &str, options: ValidationOptions, now: i64, report: ValidationReport) -> Value {
     let untrusted = inspect_token(token, options.size_limits()).ok();
     let kid = untrusted.as_ref().and_then(|t| t.header().kid.clone());
-    let expires_in = untrusted.as_ref().and_then(|t| t.unverified_claims().get("exp")).and_then(Value::as_i64).map(|exp| exp - now);
+    let expires_in =
+        untrusted.as_ref().and_then(|t| t.unverified_claims().get("exp")).and_then(Value::as_i64).map(|exp| exp - now);
     let key = kid.as_deref().and_then(|kid| keys.get(kid)).and_then(|k| k.to_jwk());
     let rules: Vec<Value> = report
         .rules
         .iter()
         .map(|(rule, outcome)| match outcome {
             Outcome::Pass => json!({ "rule": rule.name(), "outcome": "pass" }),
-            Outcome::Fail(e) => json!({ "rule": rule.name(), "outcome": "fail", "kind": e.kind(), "message": e.to_string() }),
+            Outcome::Fail(e) => {
+                json!({ "rule": rule.name(), "outcome": "fail", "kind": e.kind(), "message": e.to_string() })
+            }
             Outcome::NotChecked => json!({ "rule": rule.name(), "outcome": "not_checked" }),
         })
         .collect();

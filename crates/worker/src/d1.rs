@@ -139,8 +139,7 @@ impl Sql for D1Sql {
         if statements.is_empty() {
             return Ok(Vec::new());
         }
-        let prepared =
-            statements.iter().map(|s| self.prepare(&s.sql, &s.params)).collect::<Result<Vec<_>, _>>()?;
+        let prepared = statements.iter().map(|s| self.prepare(&s.sql, &s.params)).collect::<Result<Vec<_>, _>>()?;
         let results = self.db.batch(prepared).await.map_err(worker_error)?;
         results
             .iter()

@@ -98,7 +98,12 @@ async fn respond(req: web_sys::Request, env: Env) -> worker::Result<web_sys::Res
     http_io::from_http(response)
 }
 
-async fn serve(req: &web_sys::Request, method: &str, url: &str, env: &Env) -> Result<http::Response<Vec<u8>>, HostError> {
+async fn serve(
+    req: &web_sys::Request,
+    method: &str,
+    url: &str,
+    env: &Env,
+) -> Result<http::Response<Vec<u8>>, HostError> {
     let service = service::get(env).await?;
     let request = http_io::to_http(req, method, url, service.max_body_bytes)
         .await

@@ -84,7 +84,11 @@ mod tests {
                 std::fs::write(&path, &text).unwrap();
             }
             let found = std::fs::read_to_string(&path).unwrap_or_default();
-            assert!(found == text, "{} is stale: run `BLESS=1 cargo test -p portcullis-worker migration_files`", path.display());
+            assert!(
+                found == text,
+                "{} is stale: run `BLESS=1 cargo test -p portcullis-worker migration_files`",
+                path.display()
+            );
         }
         let mut present: Vec<String> = std::fs::read_dir(&dir)
             .unwrap()
@@ -97,10 +101,9 @@ mod tests {
     }
 
     fn schema(sql: &SqliteSql) -> Vec<(String, String)> {
-        let rows = futures::executor::block_on(sql.execute(
-            "SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name",
-            &[],
-        ))
+        let rows = futures::executor::block_on(
+            sql.execute("SELECT name, sql FROM sqlite_master WHERE name NOT LIKE 'sqlite_%' ORDER BY name", &[]),
+        )
         .unwrap()
         .rows;
         rows.into_iter()
@@ -109,9 +112,11 @@ mod tests {
     }
 
     fn versions(sql: &SqliteSql) -> Vec<(i64, String)> {
-        let rows = futures::executor::block_on(sql.execute("SELECT version, name FROM portcullis_migrations ORDER BY version", &[]))
-            .unwrap()
-            .rows;
+        let rows = futures::executor::block_on(
+            sql.execute("SELECT version, name FROM portcullis_migrations ORDER BY version", &[]),
+        )
+        .unwrap()
+        .rows;
         rows.into_iter().map(|r| (r.values[0].as_i64().unwrap(), r.values[1].as_str().unwrap().to_owned())).collect()
     }
 

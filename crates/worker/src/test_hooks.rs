@@ -63,13 +63,24 @@ async fn sql_contract(sql: &D1Sql, failures: &mut Vec<String>) -> usize {
         Value::Blob(vec![0, 1, 127, 128, 255]),
         Value::Null,
     ];
-    let insert = format!("INSERT INTO {table} (id, n, r, s, b, z) VALUES (1, ?, ?, ?, ?, ?) RETURNING id, n, r, s, b, z");
+    let insert =
+        format!("INSERT INTO {table} (id, n, r, s, b, z) VALUES (1, ?, ?, ?, ?, ?) RETURNING id, n, r, s, b, z");
     match sql.execute(&insert, &values).await {
         Ok(result) => {
-            n += check(failures, "returning columns", result.columns == ["id", "n", "r", "s", "b", "z"], &result.columns);
+            n += check(
+                failures,
+                "returning columns",
+                result.columns == ["id", "n", "r", "s", "b", "z"],
+                &result.columns,
+            );
             let mut expected = vec![Value::Integer(1)];
             expected.extend(values.iter().cloned());
-            n += check(failures, "returning values", result.rows.first().map(|r| &r.values) == Some(&expected), &result.rows);
+            n += check(
+                failures,
+                "returning values",
+                result.rows.first().map(|r| &r.values) == Some(&expected),
+                &result.rows,
+            );
         }
         Err(e) => n += check(failures, "insert", false, e),
     }

@@ -41,7 +41,11 @@ impl Drop for TempDir {
 
 /// A store in a temporary directory, on a clock the benchmark moves.
 async fn store() -> Store {
-    let dir = std::env::temp_dir().join(format!("portcullis-scale-{}-{}", std::process::id(), Instant::now().elapsed().as_nanos() ^ rand_suffix()));
+    let dir = std::env::temp_dir().join(format!(
+        "portcullis-scale-{}-{}",
+        std::process::id(),
+        Instant::now().elapsed().as_nanos() ^ rand_suffix()
+    ));
     std::fs::create_dir_all(&dir).unwrap();
     let key = EncryptionKey::new("k1", [7; 32]).unwrap();
     let mut store = open(&dir, MockClock::at(NOW), key).await;
@@ -68,7 +72,8 @@ async fn fill_data_dir(dir: &std::path::Path, n: usize) {
     std::fs::create_dir_all(dir).unwrap();
     // The key file `portcullis serve` reads (`DataDir::encryption_keys`), owner-only.
     let key = EncryptionKey::generate("k1", &OsRandom).unwrap();
-    let mut file = std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(dir.join("encryption-keys")).unwrap();
+    let mut file =
+        std::fs::OpenOptions::new().write(true).create_new(true).mode(0o600).open(dir.join("encryption-keys")).unwrap();
     std::io::Write::write_all(&mut file, format!("{}\n", key.to_spec()).as_bytes()).unwrap();
     // The real time: the server checks expiries against its own clock.
     let now = portcullis_native::system_millis() / 1000;
@@ -81,7 +86,10 @@ async fn fill_data_dir(dir: &std::path::Path, n: usize) {
     count_file.push(".count");
     std::fs::write(&count_file, made.to_string()).unwrap();
     let (p50, p99) = lookups(&store, &sample).await;
-    println!("{}", json!({"bench": "scale-validate", "tokens": made, "fill_seconds": (secs * 10.0).round() / 10.0, "lookups": LOOKUPS, "p50_us": p50.round(), "p99_us": p99.round()}));
+    println!(
+        "{}",
+        json!({"bench": "scale-validate", "tokens": made, "fill_seconds": (secs * 10.0).round() / 10.0, "lookups": LOOKUPS, "p50_us": p50.round(), "p99_us": p99.round()})
+    );
 }
 
 fn rand_suffix() -> u128 {
@@ -91,7 +99,9 @@ fn rand_suffix() -> u128 {
 /// Creates up to `n` session tokens (1,000 users) within the fill budget; returns
 /// [`SAMPLE`] of their texts, spread evenly over the store, and the number created.
 async fn fill(store: &Store, n: usize) -> (Vec<String>, usize, f64) {
-    let budget = Duration::from_secs(std::env::var("PORTCULLIS_BENCH_FILL_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(150));
+    let budget = Duration::from_secs(
+        std::env::var("PORTCULLIS_BENCH_FILL_SECONDS").ok().and_then(|s| s.parse().ok()).unwrap_or(150),
+    );
     let start = Instant::now();
     let scopes = vec!["read:all".to_owned()];
     let mut sample = Vec::new();
@@ -145,7 +155,10 @@ async fn expiry() {
     let start = Instant::now();
     let deleted = store.service.delete_expired().await.unwrap().len();
     let secs = start.elapsed().as_secs_f64();
-    println!("{}", json!({"bench": "scale-delete-expired", "tokens": made, "deleted": deleted, "seconds": round3(secs)}));
+    println!(
+        "{}",
+        json!({"bench": "scale-delete-expired", "tokens": made, "deleted": deleted, "seconds": round3(secs)})
+    );
 }
 
 const EXPIRED: usize = 100_000;
@@ -179,7 +192,10 @@ async fn listing() {
         times.push(start.elapsed().as_secs_f64());
     }
     times.sort_by(f64::total_cmp);
-    println!("{}", json!({"bench": "scale-list-tokens", "tokens": listed, "runs": times.len(), "median_seconds": round3(times[times.len() / 2])}));
+    println!(
+        "{}",
+        json!({"bench": "scale-list-tokens", "tokens": listed, "runs": times.len(), "median_seconds": round3(times[times.len() / 2])})
+    );
 }
 
 /// `delete_token` of a session token with 10,000 internal child tokens: every descendant's KV

@@ -14,7 +14,11 @@ const IO_TIMEOUT: Duration = Duration::from_secs(20);
 
 /// `target/` of the binary under test.
 fn target_dir() -> PathBuf {
-    PathBuf::from(env!("CARGO_BIN_EXE_portcullis")).parent().and_then(|p| p.parent()).expect("target/<profile>/portcullis").to_owned()
+    PathBuf::from(env!("CARGO_BIN_EXE_portcullis"))
+        .parent()
+        .and_then(|p| p.parent())
+        .expect("target/<profile>/portcullis")
+        .to_owned()
 }
 
 /// Builds the component (release, wasm32-wasip2) once per test binary, so the tests always run
@@ -27,7 +31,16 @@ pub fn component() -> PathBuf {
             let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..");
             let status = Command::new(cargo)
                 .current_dir(&root)
-                .args(["build", "--locked", "--release", "--target", "wasm32-wasip2", "-p", "portcullis-component", "--target-dir"])
+                .args([
+                    "build",
+                    "--locked",
+                    "--release",
+                    "--target",
+                    "wasm32-wasip2",
+                    "-p",
+                    "portcullis-component",
+                    "--target-dir",
+                ])
                 .arg(target_dir())
                 .status()
                 .expect("running cargo");
@@ -83,7 +96,9 @@ impl Server {
         let mut child = command.spawn().expect("starting portcullis");
         let log = Arc::new(Mutex::new(Vec::new()));
         let (ready_tx, ready_rx) = mpsc::channel();
-        for stream in [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())] {
+        for stream in
+            [Box::new(child.stdout.take().unwrap()) as Box<dyn Read + Send>, Box::new(child.stderr.take().unwrap())]
+        {
             let log = log.clone();
             let ready_tx = ready_tx.clone();
             std::thread::spawn(move || {
@@ -134,7 +149,14 @@ impl Server {
     }
 
     /// Like `raw`, with the `Content-Length` given separately (or none).
-    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], length: Option<usize>, body: &[u8]) -> Reply {
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        length: Option<usize>,
+        body: &[u8],
+    ) -> Reply {
         let mut stream = TcpStream::connect_timeout(&self.addr, IO_TIMEOUT).expect("connecting");
         stream.set_read_timeout(Some(IO_TIMEOUT)).unwrap();
         stream.set_write_timeout(Some(IO_TIMEOUT)).unwrap();
@@ -151,7 +173,8 @@ impl Server {
         let _ = stream.write_all(body);
         let mut raw = Vec::new();
         let _ = stream.read_to_end(&mut raw);
-        Reply::parse(&raw).unwrap_or_else(|| panic!("malformed answer to {method} {path}: {:?}", String::from_utf8_lossy(&raw)))
+        Reply::parse(&raw)
+            .unwrap_or_else(|| panic!("malformed answer to {method} {path}: {:?}", String::from_utf8_lossy(&raw)))
     }
 
     /// Every log line so far.
