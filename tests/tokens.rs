@@ -448,6 +448,37 @@ fn a_validation_cache_longer_than_five_minutes_is_refused() {
 }
 
 #[test]
+fn a_malformed_username_is_refused_on_every_path_that_names_one() {
+    run(async {
+        let h = Harness::new().await;
+        let admin = h.admin().await;
+        let (_, alice) = h.login("alice", &["read:all", "user:token"]).await;
+        let key = alice.key.clone();
+        let invalid = |r: Result<(), Error>| matches!(r, Err(Error::Request(RequestError::InvalidUsername(_))));
+        for bad in ["Alice", "a b", "", "<bootstrap>", "-alice"] {
+            for auth in [&admin, &alice] {
+                assert!(invalid(h.service.list_tokens(auth, bad).await.map(drop)), "list {bad:?}");
+                assert!(invalid(h.service.get_token_info(auth, bad, &key).await.map(drop)), "info {bad:?}");
+                assert!(invalid(h.service.delete_token(auth, bad, &key, None).await), "delete {bad:?}");
+                let query = HistoryQuery { username: Some(bad.to_owned()), ..HistoryQuery::default() };
+                assert!(invalid(h.service.history(auth, &query).await.map(drop)), "history {bad:?}");
+            }
+            let changes = TokenChanges { token_name: Some("x".into()), ..TokenChanges::default() };
+            assert!(
+                invalid(h.service.modify_token(&admin, bad, &key, changes, None).await.map(drop)),
+                "modify {bad:?}"
+            );
+        }
+        // Well-formed names still get their usual answers.
+        assert!(h.service.list_tokens(&admin, "nobody").await.unwrap().is_empty());
+        assert!(matches!(
+            h.service.list_tokens(&alice, "bob").await,
+            Err(Error::Request(RequestError::PermissionDenied(_)))
+        ));
+    })
+}
+
+#[test]
 fn last_used_is_written_at_most_once_a_minute() {
     run(async {
         let h = Harness::new().await;

@@ -424,6 +424,7 @@ impl TokenService {
         if !is_admin(auth) {
             return Err(RequestError::PermissionDenied("admin:token required").into());
         }
+        check_username(username)?;
         let db = self.db();
         let old = match db.get_info(key).await? {
             Some(info) if info.username == username => info,
@@ -557,7 +558,10 @@ impl TokenService {
         self.kv_store().delete_all().await
     }
 
+    /// Whether `auth` may read `username`'s tokens. A malformed username is `invalid_username`
+    /// (422) on every path that names one, before any permission is judged.
     fn authorize_read(&self, auth: &TokenData, username: &str) -> Result<()> {
+        check_username(username)?;
         if auth.username == username || is_admin(auth) {
             Ok(())
         } else {
@@ -566,6 +570,7 @@ impl TokenService {
     }
 
     fn authorize_user(&self, auth: &TokenData, username: &str, scope: &'static str) -> Result<()> {
+        check_username(username)?;
         if is_admin(auth) || (auth.username == username && auth.has_scope(scope)) {
             Ok(())
         } else if auth.username != username {
