@@ -40,6 +40,24 @@ describe("Worker-specific", () => {
     assert.ok(r.data.checks >= 15, r.text);
   });
 
+  test("the validation cache (5 s, wrangler.toml) never outlasts a change or revocation made here", async () => {
+    const user = username("cache");
+    const token = await expiringToken(user, 3600);
+    const auth = (scope) => call("GET", `/auth?scope=${scope}`, { token });
+    // Validated, so kept in the isolate: the next checks read no KV.
+    assert.equal((await auth("read:all")).status, 200);
+    assert.equal((await auth("read:all")).status, 200);
+    // An admin narrows its scopes: the next check sees the new record at once ...
+    const path = `/auth/api/v1/users/${user}/tokens/${keyOf(token)}`;
+    const patched = await call("PATCH", path, { token: admin, json: { scopes: ["read:image"] } });
+    assert.equal(patched.status, 200, patched.text);
+    assert.equal((await auth("read:all")).status, 403);
+    assert.equal((await auth("read:image")).status, 200);
+    // ... and revoked, it is refused at once.
+    assert.equal((await call("DELETE", path, { token: admin })).status, 204);
+    assert.equal((await auth("read:image")).status, 401);
+  });
+
   test("KV TTL under 60 s is clamped, and the record still expires at its own time", async () => {
     const user = username("ttl");
     const token = await expiringToken(user, 330);
