@@ -439,6 +439,35 @@ fn the_validation_cache_forgets_at_once_what_its_own_service_changes_or_revokes(
 }
 
 #[test]
+fn a_validation_that_reads_kv_during_a_revocation_here_keeps_nothing() {
+    run(async {
+        let h = Harness::with_validation_cache(60).await;
+        let admin = h.admin().await;
+        h.faults.set_yielding(true);
+        // Every interleaving of one check with the revocation: the check starts after `delay`
+        // turns of the revocation (each storage call yields once).
+        for delay in 0..40 {
+            let name = format!("t{delay}");
+            let made =
+                h.service.create_user_token(&admin, "alice", &name, &scopes(&["read:all"]), None, None).await.unwrap();
+            let token = h.service.encode(&made);
+            let check = async {
+                for _ in 0..delay {
+                    portcullis_native::testing::yield_now().await;
+                }
+                h.service.validate(&token).await.is_ok()
+            };
+            let (_, revoked) = futures::join!(check, h.service.delete_token(&admin, "alice", made.key(), None));
+            revoked.unwrap();
+            assert!(
+                matches!(h.service.validate(&token).await, Err(Error::Request(RequestError::InvalidToken))),
+                "a check {delay} turns into the revocation left the token accepted"
+            );
+        }
+    })
+}
+
+#[test]
 fn a_validation_cache_longer_than_five_minutes_is_refused() {
     let env = run(Harness::new()).env;
     let config = TokenConfig { validation_cache_seconds: 301, ..common::config() };

@@ -24,7 +24,8 @@ pub(crate) struct StoredToken {
 }
 
 /// Token data in KV, keyed by the token key. Every write and delete here also drops the
-/// token from this instance's validated-token cache.
+/// token from this instance's validated-token cache, before and after it reaches KV: a
+/// validation that read the old record while the write was under way keeps nothing.
 pub(crate) struct TokenKvStore<'a> {
     pub records: Records<'a>,
     pub validated: &'a ValidatedTokens,
@@ -58,13 +59,17 @@ impl TokenKvStore<'_> {
     ) -> Result<(), StoreError> {
         let stored = StoredToken { hash: hash_secret(token.secret()), derived_with, data: data.clone() };
         self.validated.forget(token.key());
-        self.records.put(&keys::token(token.key().as_str()), &stored, data.expires, now).await
+        let written = self.records.put(&keys::token(token.key().as_str()), &stored, data.expires, now).await;
+        self.validated.forget(token.key());
+        written
     }
 
     /// Rewrites the data of an existing record, keeping its secret hash.
     pub(crate) async fn restore(&self, stored: &StoredToken, now: UnixTime) -> Result<(), StoreError> {
         self.validated.forget(&stored.data.key);
-        self.records.put(&keys::token(stored.data.key.as_str()), stored, stored.data.expires, now).await
+        let written = self.records.put(&keys::token(stored.data.key.as_str()), stored, stored.data.expires, now).await;
+        self.validated.forget(&stored.data.key);
+        written
     }
 
     /// The data of `token` if it is valid: present, unexpired, and its secret matches (compared
@@ -106,9 +111,14 @@ impl TokenKvStore<'_> {
     pub(crate) async fn delete(&self, key: &TokenKey) -> Result<bool, StoreError> {
         let kv_key = keys::token(key.as_str());
         self.validated.forget(key);
-        let existed = self.records.kv.exists(&kv_key).await?;
-        self.records.kv.delete(&kv_key).await?;
-        Ok(existed)
+        let deleted = async {
+            let existed = self.records.kv.exists(&kv_key).await?;
+            self.records.kv.delete(&kv_key).await?;
+            Ok(existed)
+        }
+        .await;
+        self.validated.forget(key);
+        deleted
     }
 
     /// Every token key in KV (malformed keys included, as raw strings, so the audit sees them).
@@ -119,9 +129,14 @@ impl TokenKvStore<'_> {
 
     pub(crate) async fn delete_all(&self) -> Result<(), StoreError> {
         self.validated.clear();
-        for key in self.list().await? {
-            self.records.kv.delete(&keys::token(&key)).await?;
+        let deleted = async {
+            for key in self.list().await? {
+                self.records.kv.delete(&keys::token(&key)).await?;
+            }
+            Ok(())
         }
-        Ok(())
+        .await;
+        self.validated.clear();
+        deleted
     }
 }
