@@ -14,11 +14,13 @@ const verdict = (ok) => (ok ? '**met**' : '**missed**');
 const out = [];
 const p = (...lines) => out.push(...lines);
 
+// The run's own line (scripts/bench.sh): the tree measured and when, not the report's.
+const run = of('run')[0];
 const cpu = /model name\s*:\s*(.*)/.exec(readFileSync('/proc/cpuinfo', 'utf8'))?.[1] ?? 'unknown';
 const jose = JSON.parse(readFileSync('node_modules/jose/package.json', 'utf8')).version;
 p('# Benchmark results', '',
   'Every figure is a ratio against a baseline measured in the same run on the same machine.', '',
-  `- Command: \`npm run bench\` (= \`bash scripts/bench.sh\`), commit \`${sh('git rev-parse --short HEAD')}\`, ${new Date().toISOString()}`,
+  `- Command: \`npm run bench\` (= \`bash scripts/bench.sh\`), commit \`${run?.commit ?? sh('git rev-parse --short HEAD')}\`, ${run ? `started ${run.started}` : new Date().toISOString()}`,
   `- Machine: ${sh('nproc')} cores (\`nproc\`), ${cpu}, ${Math.round(os.totalmem() / 2 ** 30)} GiB, ${os.type()} ${os.release()}`,
   `- Versions: Node ${process.version}, ${sh('rustc --version')}, jose ${jose}, ${sh("wrk -v 2>&1 | head -1 | cut -d' ' -f1,2")}, wasmtime 48 (crates/host), jwt-compact 0.8.0`,
   '- Load generator and servers share the 2 cores (loopback); wrk runs one thread.', '');

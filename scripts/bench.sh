@@ -11,7 +11,9 @@ t=$CARGO_TARGET_DIR
 bindgen=$(bash scripts/tools.sh)
 results=$t/results.jsonl
 mkdir -p "$t"
-: >"$results"
+# The run's own line: the tree measured and when, which report.mjs quotes however much later it runs.
+printf '{"bench":"run","commit":"%s","started":"%s"}\n' "$(git rev-parse --short HEAD)$(git diff --quiet HEAD || echo '+changes')" \
+  "$(date -u +%Y-%m-%dT%H:%M:%SZ)" >"$results"
 command -v wrk >/dev/null || { echo "bench: installing wrk"; apt-get install -y wrk >/dev/null || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }; }
 
 echo "== build: browser package, bench wasm binding, Worker bundle, component, host, bench binaries"
