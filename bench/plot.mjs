@@ -81,19 +81,23 @@ function marker(s, x, y) {
   return `<circle cx="${x.toFixed(1)}" cy="${y.toFixed(1)}" r="4.5" ${f}/>`;
 }
 
+/** The legend from `y` down, in as many rows as the width needs; returns [svg, rows]. */
 function legend(y) {
   const out = [];
-  let x = LEFT[0];
+  let x = LEFT[0], rows = 1;
   for (const s of lines) {
+    const width = 46 + s.name.length * 7.2;
+    if (x + width > W - 10 && x > LEFT[0]) [x, y, rows] = [LEFT[0], y + 22, rows + 1];
     out.push(`<line x1="${x}" x2="${x + 30}" y1="${y}" y2="${y}" stroke="${s.color}" stroke-width="2.5"${s.dash ? ` stroke-dasharray="${s.dash}"` : ''}/>`,
       marker(s, x + 15, y), `<text x="${x + 38}" y="${y + 4}" class="legend">${esc(s.name)}</text>`);
-    x += 46 + s.name.length * 7.2;
+    x += width;
   }
-  return out.join('\n');
+  return [out.join('\n'), rows];
 }
 
 const seconds = rows.find((r) => r.bench?.startsWith('http-'))?.seconds;
-const H = TOP + PANEL_H + 100;
+const [legendSvg, legendRows] = legend(TOP + PANEL_H + 68);
+const H = TOP + PANEL_H + 100 + 22 * (legendRows - 1);
 const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="DejaVu Sans, Helvetica, Arial, sans-serif">
 <style>
 .frame{fill:none;stroke:#444}.grid{stroke:#e4e4e4}.grid.major{stroke:#c8c8c8}
@@ -104,7 +108,7 @@ const svg = `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" 
 <rect width="100%" height="100%" fill="#fff"/>
 ${panel(LEFT[0], 'Throughput', 'requests/s (log scale)', 'rps')}
 ${panel(LEFT[1], 'p99 latency', 'p99 ms (log scale)', 'p99')}
-${legend(TOP + PANEL_H + 68)}
+${legendSvg}
 <text x="${LEFT[0]}" y="${H - 8}" class="caption">${esc(`/auth, wrk -t1 -cN${seconds ? ` -d${seconds}s` : ''} --latency on loopback; 2 cores shared by load generator and servers; Workers ${workerSetup === 'workerd' ? 'on workerd directly' : 'under wrangler dev'} (bench/RESULTS.md)`)}</text>
 </svg>
 `;
