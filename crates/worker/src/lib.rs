@@ -28,8 +28,8 @@ use worker::{console_error, console_log, event, wasm_bindgen_futures, Env, Sched
 /// The `fetch` handler, exported by hand rather than by `#[event(fetch)]`, for two savings on
 /// every request:
 /// - it takes and answers the runtime's own `Request` and `Response` (`web_sys`):
-///   `worker::Request` reads the request's `cf` object up front, which costs workerd more than a
-///   whole cached `/auth` check;
+///   `worker::Request` reads the request's `cf` object up front, which cost workerd more than the
+///   core's own work on a cached `/auth` check (12% of the isolate's CPU against ~5%);
 /// - a request answered without waiting on I/O (a token validated in the last
 ///   `validation_cache_seconds`) is answered in this call, with no promise and task of its own;
 ///   one that waits is handed on as a promise, as an async export would. Its first poll's waker
