@@ -24,8 +24,9 @@ pub(crate) struct StoredToken {
 }
 
 /// Token data in KV, keyed by the token key. Every write and delete here also drops the
-/// token from this instance's validated-token cache, before and after it reaches KV: a
-/// validation that read the old record while the write was under way keeps nothing.
+/// token from this instance's validated-token cache once it has reached KV (or failed): the
+/// drop moves the cache's epoch on, so a validation that read the old record while the write
+/// was under way keeps nothing.
 pub(crate) struct TokenKvStore<'a> {
     pub records: Records<'a>,
     pub validated: &'a ValidatedTokens,
@@ -58,7 +59,6 @@ impl TokenKvStore<'_> {
         now: UnixTime,
     ) -> Result<(), StoreError> {
         let stored = StoredToken { hash: hash_secret(token.secret()), derived_with, data: data.clone() };
-        self.validated.forget(token.key());
         let written = self.records.put(&keys::token(token.key().as_str()), &stored, data.expires, now).await;
         self.validated.forget(token.key());
         written
@@ -66,7 +66,6 @@ impl TokenKvStore<'_> {
 
     /// Rewrites the data of an existing record, keeping its secret hash.
     pub(crate) async fn restore(&self, stored: &StoredToken, now: UnixTime) -> Result<(), StoreError> {
-        self.validated.forget(&stored.data.key);
         let written = self.records.put(&keys::token(stored.data.key.as_str()), stored, stored.data.expires, now).await;
         self.validated.forget(&stored.data.key);
         written
@@ -110,7 +109,6 @@ impl TokenKvStore<'_> {
 
     pub(crate) async fn delete(&self, key: &TokenKey) -> Result<bool, StoreError> {
         let kv_key = keys::token(key.as_str());
-        self.validated.forget(key);
         let deleted = async {
             let existed = self.records.kv.exists(&kv_key).await?;
             self.records.kv.delete(&kv_key).await?;
@@ -128,7 +126,6 @@ impl TokenKvStore<'_> {
     }
 
     pub(crate) async fn delete_all(&self) -> Result<(), StoreError> {
-        self.validated.clear();
         let deleted = async {
             for key in self.list().await? {
                 self.records.kv.delete(&keys::token(&key)).await?;

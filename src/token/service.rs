@@ -104,36 +104,13 @@ impl TokenService {
     /// validated it before (it is then not read from KV again); use
     /// [`TokenService::validate_strict`] where that matters.
     pub async fn validate(&self, token: &str) -> Result<TokenData> {
-        let token = Token::parse(token, &self.config.prefix)?;
-        if let Some(data) = self.bootstrap(&token) {
-            return Ok(data);
-        }
-        let now_millis = self.env.clock.now_millis();
-        let data = match self.validated.get(&token, now_millis) {
-            Some(data) => data,
-            None => {
-                let epoch = self.validated.epoch();
-                let stored = self.read_valid(&token).await?;
-                self.validated.insert(stored.hash, &stored.data, now_millis, epoch);
-                stored.data
-            }
-        };
-        self.record_use(&data.key).await;
-        Ok(data)
+        self.validate_kv(token, true).await
     }
 
     /// Like [`TokenService::validate`], and also checks the SQL row, which revocation removes
     /// atomically everywhere. Always reads KV: the validated-token cache is not used.
     pub async fn validate_strict(&self, token: &str) -> Result<TokenData> {
-        let token = Token::parse(token, &self.config.prefix)?;
-        let data = match self.bootstrap(&token) {
-            Some(data) => data,
-            None => {
-                let data = self.read_valid(&token).await?.data;
-                self.record_use(&data.key).await;
-                data
-            }
-        };
+        let data = self.validate_kv(token, false).await?;
         if data.username == BOOTSTRAP_USERNAME {
             return Ok(data);
         }
@@ -143,9 +120,26 @@ impl TokenService {
         }
     }
 
-    /// The KV record of `token` if the token is valid, else `invalid_token`.
-    async fn read_valid(&self, token: &Token) -> Result<StoredToken> {
-        Ok(self.kv_store().get_valid(token, self.now()).await?.ok_or(RequestError::InvalidToken)?)
+    /// The bootstrap token's data, else the token's KV record (or, with `cached`, what this
+    /// instance kept of it for `validation_cache_seconds`), with its use recorded.
+    async fn validate_kv(&self, token: &str, cached: bool) -> Result<TokenData> {
+        let token = Token::parse(token, &self.config.prefix)?;
+        if let Some(data) = self.bootstrap(&token) {
+            return Ok(data);
+        }
+        let now_millis = self.env.clock.now_millis();
+        let data = match cached.then(|| self.validated.get(&token, now_millis)).flatten() {
+            Some(data) => data,
+            None => {
+                let epoch = self.validated.epoch();
+                let now = now_millis.div_euclid(1000);
+                let stored = self.kv_store().get_valid(&token, now).await?.ok_or(RequestError::InvalidToken)?;
+                self.validated.insert(stored.hash, &stored.data, now_millis, epoch);
+                stored.data
+            }
+        };
+        self.record_use(&data.key).await;
+        Ok(data)
     }
 
     fn bootstrap(&self, token: &Token) -> Option<TokenData> {
