@@ -5,32 +5,21 @@
 // figures are the floor. ROUNDS rounds, alternating, medians. Local KV and D1 in memory.
 // Usage: node bench/worker-start.mjs <worker-bundle-dir>   (prints one JSON line)
 import { randomBytes } from 'node:crypto';
-import { readdirSync, readFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
+import { bundle, migrations } from './workerd-direct.mjs';
 
 const bundleDir = resolve(process.argv[2] ?? 'target/bench/worker-bundle');
 const root = resolve(import.meta.dirname, '..');
 const ROUNDS = 5;
 
-async function bundled(entry) {
-  const out = await build({
-    stdin: { contents: entry, resolveDir: root, sourcefile: 'worker.mjs' },
-    bundle: true, format: 'esm', write: false, platform: 'neutral', conditions: ['workerd', 'worker', 'browser'],
-    mainFields: ['module', 'main'], external: ['./index_bg.wasm'], logLevel: 'error',
-  });
-  return out.outputFiles[0].text;
-}
-
-const ours = await bundled(`
+const ours = await bundle(`
 import * as wasm from '${bundleDir}/index.js';
 import { entrypoint } from '${join(root, 'worker/shim.mjs')}';
 export default entrypoint(wasm);`);
 const wasmBytes = readFileSync(join(bundleDir, 'index_bg.wasm'));
 const bare = readFileSync(join(root, 'bench/bare-worker.mjs'), 'utf8');
-const migrations = readdirSync(join(root, 'migrations')).filter((f) => f.endsWith('.sql')).sort()
-  .map((f) => readFileSync(join(root, 'migrations', f), 'utf8').split('\n').filter((l) => l.trim() && !l.startsWith('--')).join('\n'));
 
 const options = {
   ours: {
@@ -55,7 +44,7 @@ async function once(name) {
     const ready = performance.now();
     if (name === 'ours') {
       const db = await mf.getD1Database('DB');
-      for (const sql of migrations) await db.exec(sql);
+      for (const sql of migrations()) await db.exec(sql);
     }
     const t0 = performance.now();
     const first = await mf.dispatchFetch('http://worker/health');

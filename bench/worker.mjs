@@ -22,8 +22,8 @@ import { createHash, randomBytes } from 'node:crypto';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { startWorker } from '../tests/worker/harness.mjs';
-import { bundle, freePort, startDirect, startOurs } from './workerd-direct.mjs';
+import { freePort, startWorker } from '../tests/worker/harness.mjs';
+import { bundle, startDirect, startOurs } from './workerd-direct.mjs';
 import { median, wrk } from './wrk.mjs';
 
 const root = resolve(import.meta.dirname, '..');

@@ -4,22 +4,14 @@
 // Used by bench/worker.mjs; every wait is bounded, `stop()` disposes workerd and the directory.
 import { randomBytes } from 'node:crypto';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { build } from 'esbuild';
 import { Miniflare } from 'miniflare';
+import { freePort } from '../tests/worker/harness.mjs';
 
 const root = resolve(import.meta.dirname, '..');
 const COMPATIBILITY_DATE = '2026-04-20';
-
-export async function freePort() {
-  return new Promise((ok, fail) => {
-    const server = createServer();
-    server.once('error', fail);
-    server.listen(0, '127.0.0.1', () => { const { port } = server.address(); server.close(() => ok(port)); });
-  });
-}
 
 /** One ES module of `entry` (source text) with its imports bundled; `./index_bg.wasm` stays a module of its own. */
 export async function bundle(entry, resolveDir = root) {

@@ -11,7 +11,8 @@ const root = resolve(import.meta.dirname, "../..");
 const wrangler = join(root, "node_modules/.bin/wrangler");
 const env = { ...process.env, WRANGLER_SEND_METRICS: "false", CLOUDFLARE_CF_FETCH_ENABLED: "false", NO_COLOR: "1" };
 
-async function freePort() {
+/** A loopback port nothing listens on now. */
+export async function freePort() {
   return new Promise((ok, fail) => {
     const server = createServer();
     server.once("error", fail);
