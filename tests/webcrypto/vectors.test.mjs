@@ -13,7 +13,7 @@ import { createRequire } from 'node:module';
 
 const require = createRequire(import.meta.url);
 const dir = process.env.PORTCULLIS_BENCH_PKG ?? new URL('../../target/webcrypto-test/node-pkg', import.meta.url).pathname;
-const { Conformance } = require(`${dir}/portcullis_bench.js`);
+const { BenchVerifier, Conformance } = require(`${dir}/portcullis_bench.js`);
 const doc = JSON.parse(readFileSync(new URL('../vectors/jwt.json', import.meta.url), 'utf8'));
 
 test('every vector gives the same outcome through WebCrypto as through pure Rust', async () => {
@@ -92,6 +92,31 @@ test('a tampered ES256 or EdDSA signature fails through WebCrypto as through pur
       assert.deepEqual(split, rust, `${c.name} at ${at}, in two steps`);
       assert.equal(subtle.valid, false, `${c.name} at ${at}`);
     }
+  }
+});
+
+// Claims without application members cross as one string sliced apart in JavaScript (crates/js
+// claims.js), with them as a JSON text: either way the object must be the token's payload (with
+// `aud` an array) and serialize to exactly the JSON text, members in name order. Non-ASCII text
+// in every member shifts the slices' offsets, in UTF-16 units.
+test('verified claims reach JavaScript as the token wrote them, by either path', async () => {
+  const jose = await import('jose');
+  const iss = 'https://\u00e4uth.example/\u{1f511}', secret = new Uint8Array(32).fill(7);
+  const ours = BenchVerifier.hmac('HS256', secret, iss, 'api', 'access');
+  const now = 1_800_000_000;
+  const payloads = [
+    { sub: 'alice', jti: 'j-1', aud: 'api' },
+    { sub: 'zo\u00eb \u65e5\u672c', jti: '\u{1f511}-2', aud: ['\u00fcber', 'api', '\u{1f600}'] },
+    { sub: 'q"uo\\te\n\u0000', jti: 'j-3', aud: ['api'], nbf: now - 5 },
+    { sub: 'bob', jti: 'j-4', aud: 'api', exp: 2 ** 40 },
+    { sub: 'carol \u00e9', jti: 'j-5', aud: ['api', 'x'], nbf: now, datasets: { 'plants/*': ['read'] }, a: 1, zz: [null, true, 2.5] },
+  ];
+  for (const [i, claims] of payloads.entries()) {
+    const payload = { iss, type: 'access', iat: now - 10, exp: now + 600, ...claims };
+    const token = await new jose.SignJWT(payload).setProtectedHeader({ alg: 'HS256', kid: ours.kid(), typ: 'JWT' }).sign(secret);
+    const object = ours.verify(token, now);
+    assert.deepEqual(object, { ...payload, aud: [payload.aud].flat() }, `payload ${i}`);
+    assert.equal(JSON.stringify(object), ours.verifyJson(token, now), `payload ${i}: members or their order`);
   }
 });
 

@@ -14,7 +14,7 @@ mod wasm {
     use portcullis::jwt::{
         Algorithm, JwtKeys, PendingSignature, SigningKey, TokenType, ValidationOptions, Validator, VerifiedCache,
     };
-    use portcullis_js::{claims_object, verify_promise, WebCrypto};
+    use portcullis_js::{claims_json, claims_object, verify_promise, WebCrypto};
     use wasm_bindgen::prelude::*;
 
     fn err(e: impl ToString) -> JsValue {
@@ -69,6 +69,14 @@ mod wasm {
         pub fn verify(&self, token: &str, now: f64) -> Result<JsValue, JsValue> {
             let verified = self.state.validator().verify(token, now as i64).map_err(|e| err(e.kind()))?;
             Ok(claims_object(verified.claims()))
+        }
+
+        /// The verified claims' JSON text, as `JSON.parse` would take them: the object `verify`
+        /// returns must serialize to exactly this (tests/webcrypto/vectors.test.mjs).
+        #[wasm_bindgen(js_name = verifyJson)]
+        pub fn verify_json(&self, token: &str, now: f64) -> Result<String, JsValue> {
+            let verified = self.state.validator().verify(token, now as i64).map_err(|e| err(e.kind()))?;
+            Ok(claims_json(verified.claims()))
         }
 
         /// `verify` through a verified-token cache: a token seen before is a lookup.

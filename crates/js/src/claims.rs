@@ -1,17 +1,53 @@
-//! Verified claims as a JS object: the claims' JSON text, written straight from [`JwtClaims`] and
-//! parsed once by `JSON.parse`. Measured in V8, one text crossing into JavaScript is cheaper than
-//! building the object member by member (every string crossing on its own through `TextDecoder`).
+//! Verified claims as a JS object. Claims without application members (the common case) take
+//! one string and a few numbers across: their text members laid end to end, sliced apart and
+//! put in an object literal by `js/claims.js`. Measured in V8, that is about a fifth of the cost
+//! of a JSON text and `JSON.parse`, and cheaper than one `TextDecoder` call per string. Claims
+//! with application members take the JSON text, written straight from [`JwtClaims`]. Both give
+//! the same object, members in name order.
 
 use portcullis::jwt::JwtClaims;
 use serde::ser::{Serialize, SerializeMap, Serializer};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::*;
+
+#[wasm_bindgen(module = "/js/claims.js")]
+extern "C" {
+    #[wasm_bindgen(js_name = claims)]
+    fn from_parts(text: &str, lengths: &[u32], exp: f64, iat: f64, nbf: Option<f64>) -> JsValue;
+}
 
 /// The claims as the token's payload shows them, with `aud` always an array, members sorted by
 /// name (the order of a serde_json map).
 pub fn claims_object(claims: &JwtClaims) -> JsValue {
+    if !claims.extra.is_empty() {
+        return claims_from_json(claims);
+    }
+    let texts = [claims.iss.as_str(), &claims.sub, &claims.jti, claims.token_type.as_str()];
+    let texts = texts.into_iter().chain(claims.aud.iter().map(String::as_str));
+    let mut text = String::with_capacity(texts.clone().map(str::len).sum());
+    let mut lengths = Vec::with_capacity(4 + claims.aud.len());
+    for member in texts {
+        text.push_str(member);
+        lengths.push(utf16_len(member));
+    }
+    // JSON.parse gives the same number for every i64: the nearest double.
+    from_parts(&text, &lengths, claims.exp as f64, claims.iat as f64, claims.nbf.map(|nbf| nbf as f64))
+}
+
+/// The object through the claims' JSON text and `JSON.parse`.
+fn claims_from_json(claims: &JwtClaims) -> JsValue {
     // Serializing strings, numbers and JSON values cannot fail, and the text always parses.
-    let text = serde_json::to_string(&Sorted(claims)).unwrap_or_default();
-    js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL)
+    js_sys::JSON::parse(&claims_json(claims)).unwrap_or(JsValue::NULL)
+}
+
+/// The claims' JSON text, members sorted by name.
+pub fn claims_json(claims: &JwtClaims) -> String {
+    serde_json::to_string(&Sorted(claims)).unwrap_or_default()
+}
+
+/// Length in JavaScript's string units.
+fn utf16_len(text: &str) -> u32 {
+    let units = if text.is_ascii() { text.len() } else { text.chars().map(char::len_utf16).sum() };
+    units as u32
 }
 
 struct Sorted<'a>(&'a JwtClaims);

@@ -7,6 +7,6 @@ mod claims;
 mod split;
 mod webcrypto;
 
-pub use claims::claims_object;
+pub use claims::{claims_json, claims_object};
 pub use split::{verify_promise, Finish};
 pub use webcrypto::{Counts, WebCrypto};
