@@ -115,7 +115,7 @@ impl TokenService {
             return Ok(data);
         }
         match self.db().get_info(&data.key).await? {
-            Some(info) if info.username == data.username && !info.expires.is_some_and(|e| e <= self.now()) => Ok(data),
+            Some(info) if info.username == data.username && info.expires.is_none_or(|e| e > self.now()) => Ok(data),
             _ => Err(RequestError::InvalidToken.into()),
         }
     }

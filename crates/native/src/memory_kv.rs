@@ -6,10 +6,13 @@ use portcullis::{KeyPage, Kv, StoreError};
 
 use crate::{page, system_millis, NowFn, PAGE_SIZE};
 
+/// Each key's value and its expiry (milliseconds since the epoch), if any.
+type Entries = BTreeMap<String, (Vec<u8>, Option<i64>)>;
+
 /// An in-memory KV with TTLs, for tests and single-process demos.
 #[derive(Clone)]
 pub struct MemoryKv {
-    entries: Arc<Mutex<BTreeMap<String, (Vec<u8>, Option<i64>)>>>,
+    entries: Arc<Mutex<Entries>>,
     now: NowFn,
 }
 
@@ -36,7 +39,7 @@ impl MemoryKv {
         self.lock().iter().filter(|(_, (_, exp))| exp.is_none_or(|e| e > now)).map(|(k, _)| k.clone()).collect()
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, BTreeMap<String, (Vec<u8>, Option<i64>)>> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, Entries> {
         self.entries.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 }
