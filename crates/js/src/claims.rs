@@ -21,14 +21,15 @@ pub fn claims_object(claims: &JwtClaims) -> JsValue {
     if !claims.extra.is_empty() {
         return claims_from_json(claims);
     }
-    let texts = [claims.iss.as_str(), &claims.sub, &claims.jti, claims.token_type.as_str()];
-    let texts = texts.into_iter().chain(claims.aud.iter().map(String::as_str));
-    let mut text = String::with_capacity(texts.clone().map(str::len).sum());
-    let mut lengths = Vec::with_capacity(4 + claims.aud.len());
-    for member in texts {
+    let mut text = String::new();
+    let mut lengths = Vec::new();
+    for member in [&claims.iss, &claims.sub, &claims.jti].into_iter().chain(&claims.aud) {
         text.push_str(member);
         lengths.push(utf16_len(member));
     }
+    let token_type = claims.token_type.as_str();
+    text.push_str(token_type);
+    lengths.push(utf16_len(token_type));
     // JSON.parse gives the same number for every i64: the nearest double.
     from_parts(&text, &lengths, claims.exp as f64, claims.iat as f64, claims.nbf.map(|nbf| nbf as f64))
 }
@@ -46,8 +47,7 @@ pub fn claims_json(claims: &JwtClaims) -> String {
 
 /// Length in JavaScript's string units.
 fn utf16_len(text: &str) -> u32 {
-    let units = if text.is_ascii() { text.len() } else { text.chars().map(char::len_utf16).sum() };
-    units as u32
+    text.encode_utf16().count() as u32
 }
 
 struct Sorted<'a>(&'a JwtClaims);
