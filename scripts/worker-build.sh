@@ -35,8 +35,10 @@ sed -i 's/^import source /import /' "$out/index.js"
 
 wasm_raw=$(stat -c %s "$out/index_bg.wasm")
 wasm_gz=$(gzip -9 -c "$out/index_bg.wasm" | wc -c)
-js_raw=$(cat "$out/index.js" "$out"/snippets/*/*.js worker/shim.mjs | wc -c)
-js_gz=$(cat "$out/index.js" "$out"/snippets/*/*.js worker/shim.mjs | gzip -9 | wc -c)
+# The glue, every JavaScript snippet it imports (inline ones and crates/js/js) and the shim.
+js() { cat "$out/index.js" $(find "$out/snippets" -name '*.js' | sort) worker/shim.mjs; }
+js_raw=$(js | wc -c)
+js_gz=$(js | gzip -9 | wc -c)
 total_gz=$((wasm_gz + js_gz))
 printf 'worker-build: bundle %s: wasm %d KB (gzip %d KB), js %d KB (gzip %d KB); total gzip %d KB (limit 400 KB); %d s\n' \
   "$out" $((wasm_raw / 1024)) $((wasm_gz / 1024)) $((js_raw / 1024)) $((js_gz / 1024)) $((total_gz / 1024)) $(($(date +%s) - start))
