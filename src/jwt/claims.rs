@@ -130,12 +130,82 @@ pub fn new_jti(rng: &dyn Random) -> String {
 /// are unique (RFC 7519 section 4 lets a parser reject duplicates; accepting them invites two
 /// parsers to read different claims). `exp`, `nbf` and `iat` are taken out by jwt-compact's
 /// `Claims` first, so seeing one of them here means it appeared twice.
+///
+/// The claims every check reads by name (`iss`, `sub`, `aud`, `jti`, `type`) have slots of their
+/// own, so that reading one is no map search and taking one out no map removal; every other
+/// member is in a map.
 #[derive(Debug, Clone, Default, PartialEq)]
-pub(super) struct RawClaims(pub(super) Map<String, Value>);
+pub(super) struct RawClaims {
+    slots: [Option<Value>; SLOTS.len()],
+    other: Map<String, Value>,
+}
+
+/// The claims with a slot, in slot order.
+const SLOTS: [&str; 5] = ["iss", "sub", "aud", "jti", "type"];
+
+fn slot(name: &str) -> Option<usize> {
+    match name {
+        "iss" => Some(0),
+        "sub" => Some(1),
+        "aud" => Some(2),
+        "jti" => Some(3),
+        "type" => Some(4),
+        _ => None,
+    }
+}
+
+impl RawClaims {
+    pub(super) fn from_map(map: Map<String, Value>) -> RawClaims {
+        let mut claims = RawClaims::default();
+        for (name, value) in map {
+            claims.insert(name, value);
+        }
+        claims
+    }
+
+    pub(super) fn get(&self, name: &str) -> Option<&Value> {
+        match slot(name) {
+            Some(at) => self.slots[at].as_ref(),
+            None => self.other.get(name),
+        }
+    }
+
+    pub(super) fn take(&mut self, name: &str) -> Option<Value> {
+        match slot(name) {
+            Some(at) => self.slots[at].take(),
+            None => self.other.remove(name),
+        }
+    }
+
+    fn insert(&mut self, name: String, value: Value) {
+        match slot(&name) {
+            Some(at) => self.slots[at] = Some(value),
+            None => {
+                self.other.insert(name, value);
+            }
+        }
+    }
+
+    /// The members without a slot (after [`RawClaims::take`], the extra claims).
+    pub(super) fn into_other(self) -> Map<String, Value> {
+        self.other
+    }
+
+    /// Every member.
+    pub(super) fn into_map(self) -> Map<String, Value> {
+        let mut map = self.other;
+        for (name, value) in SLOTS.into_iter().zip(self.slots) {
+            if let Some(value) = value {
+                map.insert(name.to_owned(), value);
+            }
+        }
+        map
+    }
+}
 
 impl<'de> Deserialize<'de> for RawClaims {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_map(UniqueMembers { consumed: &["exp", "nbf", "iat"] }).map(RawClaims)
+        deserializer.deserialize_map(UniqueMembers { consumed: &["exp", "nbf", "iat"] }).map(RawClaims::from_map)
     }
 }
 
@@ -162,17 +232,25 @@ impl<'de> Visitor<'de> for ClaimSetVisitor {
 
     fn visit_map<A: MapAccess<'de>>(self, mut access: A) -> Result<ClaimSet, A::Error> {
         let mut claims = Claims::new(RawClaims::default());
-        while let Some(name) = access.next_key::<String>()? {
-            let time = match name.as_str() {
-                "exp" => &mut claims.expiration,
-                "nbf" => &mut claims.not_before,
-                "iat" => &mut claims.issued_at,
-                _ => {
-                    if claims.custom.0.contains_key(&name) {
+        while let Some(name) = access.next_key_seed(MemberName)? {
+            let time = match name {
+                Member::Exp => &mut claims.expiration,
+                Member::Nbf => &mut claims.not_before,
+                Member::Iat => &mut claims.issued_at,
+                Member::Slot(at) => {
+                    let slot = &mut claims.custom.slots[at];
+                    if slot.is_some() {
+                        return Err(de::Error::custom("duplicate member"));
+                    }
+                    *slot = Some(access.next_value::<Value>()?);
+                    continue;
+                }
+                Member::Other(name) => {
+                    if claims.custom.other.contains_key(&name) {
                         return Err(de::Error::custom("duplicate member"));
                     }
                     let value = access.next_value::<Value>()?;
-                    claims.custom.0.insert(name, value);
+                    claims.custom.other.insert(name, value);
                     continue;
                 }
             };
@@ -182,6 +260,50 @@ impl<'de> Visitor<'de> for ClaimSetVisitor {
             *time = Some(access.next_value_seed(Timestamp)?);
         }
         Ok(ClaimSet(claims))
+    }
+}
+
+/// A member name of the claim set: a time claim, a claim with a slot (neither needs a `String`
+/// of its own), or any other.
+enum Member {
+    Exp,
+    Nbf,
+    Iat,
+    Slot(usize),
+    Other(String),
+}
+
+struct MemberName;
+
+impl<'de> DeserializeSeed<'de> for MemberName {
+    type Value = Member;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Member, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl Visitor<'_> for MemberName {
+    type Value = Member;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a member name")
+    }
+
+    fn visit_str<E: de::Error>(self, name: &str) -> Result<Member, E> {
+        Ok(match name {
+            "exp" => Member::Exp,
+            "nbf" => Member::Nbf,
+            "iat" => Member::Iat,
+            _ => slot(name).map_or_else(|| Member::Other(name.to_owned()), Member::Slot),
+        })
+    }
+
+    fn visit_string<E: de::Error>(self, name: String) -> Result<Member, E> {
+        match self.visit_str(&name)? {
+            Member::Other(_) => Ok(Member::Other(name)),
+            known => Ok(known),
+        }
     }
 }
 
@@ -267,6 +389,21 @@ mod tests {
     }
 
     #[test]
+    fn raw_claims_keep_every_member_in_slots_or_the_map() {
+        let members = serde_json::json!({"iss": "i", "sub": "s", "aud": ["a"], "jti": "j", "type": "api", "x": 1});
+        let Value::Object(map) = members else { unreachable!() };
+        let mut claims = RawClaims::from_map(map.clone());
+        assert_eq!(claims.get("aud"), Some(&serde_json::json!(["a"])));
+        assert_eq!(claims.get("x"), Some(&1.into()));
+        assert_eq!(claims.clone().into_map(), map);
+        for name in SLOTS {
+            assert!(claims.take(name).is_some(), "{name}");
+            assert_eq!(claims.get(name), None, "{name}");
+        }
+        assert_eq!(claims.into_other().keys().collect::<Vec<_>>(), ["x"]);
+    }
+
+    #[test]
     fn raw_claims_reject_duplicates_and_non_objects() {
         let parse = |json: &str| serde_json::from_str::<RawClaims>(json);
         assert!(parse(r#"{"a":1,"b":2}"#).is_ok());
@@ -296,6 +433,10 @@ mod tests {
             r#"{"exp":1,"exp":2}"#,
             r#"{"nbf":1,"a":2,"nbf":1}"#,
             r#"{"sub":"a","sub":"a"}"#,
+            r#"{"iss":"a","\u0069ss":"b"}"#,
+            r#"{"\u0069ss":"a","type":"api","ty\u0070e2":1}"#,
+            r#"{"aud":1,"x":2,"aud":[1]}"#,
+            r#"{"jti":null,"type":{"a":1},"iss":[],"sub":5,"aud":"x","Iss":"y","is":"z"}"#,
             r#"{"sub":"a","aud":["x",{"y":[1,2.5,null]}],"__proto__":{"z":1}}"#,
             r#"{"s":"\u00e9\n\"","big":123456789012345678901234567890,"neg":-0.0}"#,
             r#"  {"a":1}  "#,

@@ -222,7 +222,7 @@ fn check_size(part: &'static str, len: usize, limit: usize) -> Result<(), JwtErr
 
 /// jwt-compact's `Claims` with the time claims put back among the others, as integers.
 fn flatten_claims(claims: Claims<RawClaims>) -> Map<String, Value> {
-    let mut members = claims.custom.0;
+    let mut members = claims.custom.into_map();
     for (name, time) in [("exp", claims.expiration), ("nbf", claims.not_before), ("iat", claims.issued_at)] {
         if let Some(time) = time {
             members.insert(name.into(), time.timestamp().into());
@@ -407,5 +407,6 @@ mod tests {
         assert_eq!(seen.header().kid.as_deref(), Some("k1"));
         assert_eq!(seen.header().other["x"], true);
         assert_eq!(seen.unverified_claims()["iat"], 7);
+        assert_eq!(seen.unverified_claims()["sub"], "alice", "a claim with a slot of its own");
     }
 }

@@ -2,7 +2,7 @@ use std::borrow::Cow;
 
 use chrono::{DateTime, Duration, Utc};
 use jwt_compact::{Claims, TimeOptions, ValidationError};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 use super::claims::RawClaims;
 use super::error::excerpt;
@@ -353,7 +353,7 @@ impl<'k> Validator<'k> {
     }
 
     pub(super) fn check_claim(&self, rule: Rule, claims: &Claims<RawClaims>, now: UnixTime) -> Result<(), JwtError> {
-        let members = &claims.custom.0;
+        let members = &claims.custom;
         match rule {
             Rule::Expiry => check_expiry(claims, now, self.options.leeway),
             Rule::NotBefore => check_not_before(claims, now, self.options.leeway),
@@ -434,7 +434,7 @@ fn check_issued_at(
     }
 }
 
-fn check_issuer(members: &Map<String, Value>, expected: &str) -> Result<(), JwtError> {
+fn check_issuer(members: &RawClaims, expected: &str) -> Result<(), JwtError> {
     let issuer = string_claim(members, "iss")?;
     if issuer != expected {
         return Err(JwtError::WrongIssuer { expected: expected.to_owned(), found: excerpt(issuer) });
@@ -443,7 +443,7 @@ fn check_issuer(members: &Map<String, Value>, expected: &str) -> Result<(), JwtE
 }
 
 /// `aud` is a string or an array of strings (RFC 7519 section 4.1.3); `expected` must be one.
-fn check_audience(members: &Map<String, Value>, expected: &str) -> Result<(), JwtError> {
+fn check_audience(members: &RawClaims, expected: &str) -> Result<(), JwtError> {
     let audiences = audience_claim(members)?;
     if !audiences.contains(&expected) {
         let found = audiences.iter().take(4).map(|aud| excerpt(aud)).collect();
@@ -452,7 +452,7 @@ fn check_audience(members: &Map<String, Value>, expected: &str) -> Result<(), Jw
     Ok(())
 }
 
-fn check_type(members: &Map<String, Value>, accepted: &[TokenType]) -> Result<TokenType, JwtError> {
+fn check_type(members: &RawClaims, accepted: &[TokenType]) -> Result<TokenType, JwtError> {
     let text = string_claim(members, "type")?;
     match TokenType::parse(text) {
         Some(token_type) if accepted.contains(&token_type) => Ok(token_type),
@@ -460,7 +460,7 @@ fn check_type(members: &Map<String, Value>, accepted: &[TokenType]) -> Result<To
     }
 }
 
-fn string_claim<'m>(members: &'m Map<String, Value>, name: &'static str) -> Result<&'m str, JwtError> {
+fn string_claim<'m>(members: &'m RawClaims, name: &'static str) -> Result<&'m str, JwtError> {
     match members.get(name) {
         None => Err(JwtError::MissingClaim { claim: name }),
         Some(Value::String(text)) => Ok(text),
@@ -468,7 +468,7 @@ fn string_claim<'m>(members: &'m Map<String, Value>, name: &'static str) -> Resu
     }
 }
 
-fn audience_claim(members: &Map<String, Value>) -> Result<Vec<&str>, JwtError> {
+fn audience_claim(members: &RawClaims) -> Result<Vec<&str>, JwtError> {
     match members.get("aud") {
         None => Err(JwtError::MissingClaim { claim: "aud" }),
         Some(Value::String(aud)) => Ok(vec![aud.as_str()]),
@@ -484,12 +484,12 @@ fn seconds(time: Option<DateTime<Utc>>) -> UnixTime {
 }
 
 /// The checked claims as [`JwtClaims`]; every claim read here passed its rule already. The
-/// members are moved out of the parsed map; what stays in it are the extra claims.
+/// members are moved out of the parsed claims; what stays are the extra claims.
 fn verified_claims(claims: Claims<RawClaims>) -> Result<JwtClaims, JwtError> {
     let (exp, iat, nbf) = (claims.expiration, claims.issued_at, claims.not_before);
-    let mut extra = claims.custom.0;
-    let token_type = check_type(&extra, &[TokenType::Access, TokenType::Refresh, TokenType::Api])?;
-    let aud = match extra.remove("aud") {
+    let mut members = claims.custom;
+    let token_type = check_type(&members, &[TokenType::Access, TokenType::Refresh, TokenType::Api])?;
+    let aud = match members.take("aud") {
         Some(Value::String(aud)) => vec![aud],
         Some(Value::Array(auds)) if !auds.is_empty() => auds
             .into_iter()
@@ -502,8 +502,8 @@ fn verified_claims(claims: Claims<RawClaims>) -> Result<JwtClaims, JwtError> {
         None => return Err(JwtError::MissingClaim { claim: "aud" }),
     };
     let (iss, sub, jti) =
-        (take_string(&mut extra, "iss")?, take_string(&mut extra, "sub")?, take_string(&mut extra, "jti")?);
-    extra.remove("type");
+        (take_string(&mut members, "iss")?, take_string(&mut members, "sub")?, take_string(&mut members, "jti")?);
+    members.take("type");
     Ok(JwtClaims {
         iss,
         sub,
@@ -513,12 +513,12 @@ fn verified_claims(claims: Claims<RawClaims>) -> Result<JwtClaims, JwtError> {
         nbf: nbf.map(|nbf| nbf.timestamp()),
         jti,
         token_type,
-        extra,
+        extra: members.into_other(),
     })
 }
 
-fn take_string(members: &mut Map<String, Value>, name: &'static str) -> Result<String, JwtError> {
-    match members.remove(name) {
+fn take_string(members: &mut RawClaims, name: &'static str) -> Result<String, JwtError> {
+    match members.take(name) {
         Some(Value::String(text)) => Ok(text),
         Some(_) => Err(JwtError::Malformed { part: name }),
         None => Err(JwtError::MissingClaim { claim: name }),
@@ -683,7 +683,7 @@ mod tests {
         let latest = DateTime::<Utc>::MAX_UTC.timestamp();
         for (nbf, iat, exp) in [(earliest, earliest, latest), (latest, latest, latest), (earliest, latest, earliest)] {
             let members = claims.custom_members().unwrap();
-            let mut raw = Claims::new(RawClaims(members));
+            let mut raw = Claims::new(RawClaims::from_map(members));
             raw.not_before = DateTime::from_timestamp(nbf, 0);
             raw.issued_at = DateTime::from_timestamp(iat, 0);
             raw.expiration = DateTime::from_timestamp(exp, 0);
