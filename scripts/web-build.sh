@@ -11,7 +11,7 @@ rm -rf www/pkg/snippets  # a former build's snippets must not count or be served
 raw=$(stat -c %s www/pkg/portcullis_web_bg.wasm)
 gz=$(gzip -9 -c www/pkg/portcullis_web_bg.wasm | wc -c)
 # The glue and the JavaScript snippets it imports (crates/js/js), as a page loads them.
-js=$(find www/pkg/portcullis_web.js www/pkg/snippets -name '*.js' -print0 | sort -z | xargs -0 cat | gzip -9 | wc -c)
+js=$(cat www/pkg/portcullis_web.js $(find www/pkg/snippets -name '*.js' | sort) | gzip -9 | wc -c)
 echo "web: portcullis_web_bg.wasm ${raw} bytes, ${gz} bytes gzip; glue and snippet JS ${js} bytes gzip; total $((gz + js)) bytes gzip (budget 204800)"
 if ((gz + js > 204800)); then
   echo "web: the browser package is over its 200 KB gzip budget" >&2
