@@ -171,7 +171,9 @@ fn bodyless_and_wasi_http_requests_get_the_same_answers() {
     let (token, _) = alice_token(&server, &bootstrap);
     let bearer = format!("Bearer {token}");
     let admin = format!("Bearer {bootstrap}");
-    let cases: [(&str, &str, &[(&str, &str)]); 10] = [
+    // Method, path and headers of each request.
+    type Case<'a> = (&'a str, &'a str, &'a [(&'a str, &'a str)]);
+    let cases: [Case; 10] = [
         ("GET", "/auth?scope=read:all", &[("authorization", &bearer)]),
         ("GET", "/auth?scope=write:files", &[("authorization", &bearer)]),
         ("GET", "/auth?scope=read:all", &[("authorization", "Bearer pc-nope.nope")]),
