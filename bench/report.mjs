@@ -10,6 +10,7 @@ const sh = (cmd) => { try { return execSync(cmd, { encoding: 'utf8', stdio: ['ig
 const n = (x) => (x == null ? '—' : Math.round(Number(x)).toLocaleString('en-US'));
 const x = (r) => (r == null ? '—' : `${r.toFixed(2)}x`);
 const ms = (v) => (v == null ? '—' : `${v.toFixed(2)} ms`);
+const perRequest = (v) => (v == null ? '—' : `${v.toFixed(1)} µs`);
 const verdict = (ok) => (ok ? '**met**' : '**missed**');
 const out = [];
 const p = (...lines) => out.push(...lines);
@@ -90,11 +91,12 @@ if (http.length) {
     `\`wrk -t1 -cN --latency\` from a separate process, loopback, ${http[0].seconds} s per server and connection count in ${http[0].rounds ?? 1} interleaved round(s)`,
     '(every server up at once; each figure is the median of the rounds); ours answers `GET /auth?scope=read:all` with a user token (200);',
     `bare hyper (\`crates/bench/src/bin/bare-hyper.rs\`) answers 200 to anything.${pg ? ' "PG + Redis": the same server with `--sql postgres://` and `--kv redis://` (loopback servers of scripts/services.sh).' : ''}`, '',
-    `| connections | hyper req/s | hyper p50 | hyper p99 | ours req/s | ours p50 | ours p99 | ours / hyper | target >= 0.5x |${pg ? ' PG + Redis req/s | p50 | p99 | / hyper |' : ''}`,
-    `|---:|---:|---:|---:|---:|---:|---:|---:|---|${pg ? '---:|---:|---:|---:|' : ''}`);
+    'CPU µs/req: the server process\'s user + system time (`/proc/PID/stat`) over its wrk runs, per request answered (median of the rounds).', '',
+    `| connections | hyper req/s | hyper p50 | hyper p99 | ours req/s | ours p50 | ours p99 | ours / hyper | target >= 0.5x | CPU µs/req hyper | ours |${pg ? ' PG + Redis req/s | p50 | p99 | / hyper | CPU µs/req |' : ''}`,
+    `|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|${pg ? '---:|---:|---:|---:|---:|' : ''}`);
   for (const r of http) {
-    const pgCells = pg ? ` ${n(r.pg_rps)} | ${ms(r.pg_p50_ms)} | ${ms(r.pg_p99_ms)} | ${x(r.pg_ratio)}${r.pg_non2xx ? ` (${r.pg_non2xx} non-2xx!)` : ''} |` : '';
-    p(`| ${r.connections} | ${n(r.hyper_rps)} | ${ms(r.hyper_p50_ms)} | ${ms(r.hyper_p99_ms)} | ${n(r.ours_rps)} | ${ms(r.ours_p50_ms)} | ${ms(r.ours_p99_ms)} | ${x(r.ratio)} | ${verdict(r.ratio >= 0.5)}${r.ours_non2xx ? ` (${r.ours_non2xx} non-2xx!)` : ''} |${pgCells}`);
+    const pgCells = pg ? ` ${n(r.pg_rps)} | ${ms(r.pg_p50_ms)} | ${ms(r.pg_p99_ms)} | ${x(r.pg_ratio)}${r.pg_non2xx ? ` (${r.pg_non2xx} non-2xx!)` : ''} | ${perRequest(r.pg_cpu_us)} |` : '';
+    p(`| ${r.connections} | ${n(r.hyper_rps)} | ${ms(r.hyper_p50_ms)} | ${ms(r.hyper_p99_ms)} | ${n(r.ours_rps)} | ${ms(r.ours_p50_ms)} | ${ms(r.ours_p99_ms)} | ${x(r.ratio)} | ${verdict(r.ratio >= 0.5)}${r.ours_non2xx ? ` (${r.ours_non2xx} non-2xx!)` : ''} | ${perRequest(r.hyper_cpu_us)} | ${perRequest(r.ours_cpu_us)} |${pgCells}`);
   }
   p('');
 }

@@ -1,5 +1,5 @@
 // One bounded wrk run (one thread, `connections` connections, `seconds` long) and its figures:
-// requests/s, p50 and p99 latency in ms, and how many answers were not 2xx/3xx. `script`: a wrk
+// requests/s, requests in all, p50 and p99 latency in ms, and how many answers were not 2xx/3xx. `script`: a wrk
 // Lua script (`-s`), `env`: its environment.
 // Asynchronous, so the calling process keeps draining its servers' output meanwhile.
 import { execFile } from 'node:child_process';
@@ -18,6 +18,7 @@ export async function wrk(url, connections, seconds, headers = [], { script, env
   const non2xx = /Non-2xx or 3xx responses: (\d+)/.exec(out);
   return {
     rps: Number(/Requests\/sec:\s+([0-9.]+)/.exec(out)[1]),
+    requests: Number(/(\d+) requests in/.exec(out)[1]),
     p50_ms: ms('50'), p99_ms: ms('99'),
     errors: non2xx ? Number(non2xx[1]) : 0,
   };
