@@ -194,12 +194,13 @@ if (scale.length) {
   if (scale.length > 1) p('', `p50 ${n(scale.at(-1).tokens)} / p50 ${n(scale[0].tokens)}: ${x(scale.at(-1).p50_us / scale[0].p50_us)}.`);
   p('');
 }
-const ops = ['scale-delete-expired', 'scale-list-tokens', 'scale-revoke-tree'].flatMap(of);
+const ops = ['scale-delete-expired', 'scale-list-tokens', 'scale-descendants', 'scale-revoke-tree'].flatMap(of);
 if (ops.length) {
   p('Operations at scale (`scale ops`, core API on SQLite files):', '');
   for (const r of of('scale-delete-expired')) p(`- \`delete_expired\` on ${n(r.tokens)} expired tokens: ${r.seconds} s (${n(r.deleted)} deleted).`);
   for (const r of of('scale-list-tokens')) p(`- Listing a user's ${n(r.tokens)} tokens (\`list_tokens\`, what \`GET /users/{username}/tokens\` runs): ${r.median_seconds} s (median of ${r.runs}).`);
-  for (const r of of('scale-revoke-tree')) p(`- Revoking a token with ${n(r.descendants)} child tokens (\`delete_token\`: every descendant's KV record, SQL row and history entry): ${r.seconds} s.`);
+  for (const r of of('scale-descendants')) p(`- Finding a token's ${n(r.descendants)} descendants, ${r.depth} levels deep (\`get_children\`, the recursive query revocation walks, through \`TokenService::descendants\`): ${r.median_seconds} s (median of ${r.runs}).`);
+  for (const r of of('scale-revoke-tree')) p(`- Revoking ${r.depth ? `that token` : 'a token'} with ${n(r.descendants)} ${r.depth ? 'descendants' : 'child tokens'} (\`delete_token\`: every descendant's KV record, SQL row and history entry): ${r.seconds} s.`);
   p('');
 }
 const start = of('instantiate-wasmtime');

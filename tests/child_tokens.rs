@@ -192,3 +192,27 @@ fn a_revoked_cached_child_is_not_handed_out() {
         assert!(h.service.validate(&h.service.encode(&second)).await.is_ok());
     })
 }
+
+#[test]
+fn descendants_come_direct_children_first_then_by_depth() {
+    run(async {
+        let h = Harness::new().await;
+        let (_, session) = h.login("alice", &["read:all"]).await;
+        let read = scopes(&["read:all"]);
+        let a = data(&h, &h.service.get_internal_token(&session, "a", &read, None, None).await.unwrap()).await;
+        let b = data(&h, &h.service.get_internal_token(&session, "b", &read, None, None).await.unwrap()).await;
+        let a1 = data(&h, &h.service.get_internal_token(&a, "a1", &read, None, None).await.unwrap()).await;
+        let a1x = data(&h, &h.service.get_notebook_token(&a1, None, None).await.unwrap()).await;
+        let b1 = data(&h, &h.service.get_internal_token(&b, "b1", &read, None, None).await.unwrap()).await;
+
+        let found = h.service.descendants(&session.key).await.unwrap();
+        let depth = |k: &portcullis::TokenKey| {
+            [(&a.key, 1), (&b.key, 1), (&a1.key, 2), (&b1.key, 2), (&a1x.key, 3)].iter().find(|(x, _)| *x == k).map(|p| p.1)
+        };
+        assert_eq!(found.len(), 5, "{found:?}");
+        let depths: Vec<_> = found.iter().map(|k| depth(k).expect("only the tree's tokens")).collect();
+        assert_eq!(depths, [1, 1, 2, 2, 3]);
+        assert_eq!(h.service.descendants(&a.key).await.unwrap(), [a1.key.clone(), a1x.key.clone()]);
+        assert!(h.service.descendants(&a1x.key).await.unwrap().is_empty());
+    })
+}

@@ -547,6 +547,13 @@ impl TokenService {
         Ok(self.db().count_user_tokens(self.now()).await?)
     }
 
+    /// Every descendant of the token `key` (direct children first, then breadth-first by depth):
+    /// what revoking it deletes. For operators' tools and benchmarks; no caller's permission is
+    /// checked, so never route user input here.
+    pub async fn descendants(&self, key: &TokenKey) -> std::result::Result<Vec<TokenKey>, StoreError> {
+        self.db().get_children(key).await
+    }
+
     /// Removes every token record from KV (tests and disaster recovery).
     pub async fn delete_all_from_kv(&self) -> std::result::Result<(), StoreError> {
         self.kv_store().delete_all().await
