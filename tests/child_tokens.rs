@@ -207,7 +207,10 @@ fn descendants_come_direct_children_first_then_by_depth() {
 
         let found = h.service.descendants(&session.key).await.unwrap();
         let depth = |k: &portcullis::TokenKey| {
-            [(&a.key, 1), (&b.key, 1), (&a1.key, 2), (&b1.key, 2), (&a1x.key, 3)].iter().find(|(x, _)| *x == k).map(|p| p.1)
+            [(&a.key, 1), (&b.key, 1), (&a1.key, 2), (&b1.key, 2), (&a1x.key, 3)]
+                .iter()
+                .find(|(x, _)| *x == k)
+                .map(|p| p.1)
         };
         assert_eq!(found.len(), 5, "{found:?}");
         let depths: Vec<_> = found.iter().map(|k| depth(k).expect("only the tree's tokens")).collect();

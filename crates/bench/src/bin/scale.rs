@@ -218,7 +218,8 @@ async fn tree() {
         let child = store.service.get_internal_token(&parent, &format!("svc-{i}"), &scopes, None, None).await.unwrap();
         let child = store.service.validate(&store.service.encode(&child)).await.unwrap();
         for j in 0..DESCENDANTS / CHILDREN - 1 {
-            last = Some(store.service.get_internal_token(&child, &format!("sub-{j}"), &scopes, None, None).await.unwrap());
+            last =
+                Some(store.service.get_internal_token(&child, &format!("sub-{j}"), &scopes, None, None).await.unwrap());
         }
     }
     let last = store.service.encode(&last.unwrap());
@@ -240,5 +241,8 @@ async fn tree() {
     store.service.delete_token(&parent, "parent", &parent.key, None).await.unwrap();
     let secs = start.elapsed().as_secs_f64();
     assert!(store.service.validate(&last).await.is_err(), "a descendant outlived the revocation of its root");
-    println!("{}", json!({"bench": "scale-revoke-tree", "descendants": DESCENDANTS, "depth": 2, "seconds": round3(secs)}));
+    println!(
+        "{}",
+        json!({"bench": "scale-revoke-tree", "descendants": DESCENDANTS, "depth": 2, "seconds": round3(secs)})
+    );
 }
