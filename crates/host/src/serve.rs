@@ -54,22 +54,27 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> Result<()> {
             },
             () = &mut shutdown => break,
         };
-        let runtime = runtime.clone();
-        let www = www.clone();
-        let log = log.clone();
+        let peer = Peer {
+            runtime: runtime.clone(),
+            www: www.clone(),
+            log: log.clone(),
+            address: peer,
+            // The same for every request of the connection.
+            client_ip: HeaderValue::from_str(&peer.ip().to_string()).ok(),
+        };
         tokio::spawn(async move {
+            let address = peer.address;
+            let peer = Arc::new(peer);
             let service = hyper::service::service_fn(move |req| {
-                let runtime = runtime.clone();
-                let www = www.clone();
-                let log = log.clone();
-                async move { Ok::<_, Infallible>(handle(&runtime, www.as_deref(), &log, req, peer).await) }
+                let peer = peer.clone();
+                async move { Ok::<_, Infallible>(handle(&peer, req).await) }
             });
             let connection = hyper::server::conn::http1::Builder::new()
                 .keep_alive(true)
                 .serve_connection(TokioIo::new(stream), service);
             if let Err(e) = connection.await {
                 if !e.is_incomplete_message() {
-                    eprintln!("portcullis: connection from {peer}: {e}");
+                    eprintln!("portcullis: connection from {address}: {e}");
                 }
             }
         });
@@ -87,42 +92,51 @@ async fn shutdown_signal() {
     }
 }
 
+/// What serving one connection needs.
+struct Peer {
+    runtime: Arc<Runtime>,
+    www: Arc<Option<std::path::PathBuf>>,
+    log: AccessLog,
+    address: SocketAddr,
+    /// The value of [`CLIENT_IP_HEADER`] for its requests.
+    client_ip: Option<HeaderValue>,
+}
+
 /// Runs the guest on one request. A trap becomes a 500 for this request only.
-async fn handle(
-    runtime: &Runtime,
-    www: Option<&std::path::Path>,
-    log: &AccessLog,
-    mut req: Request<Incoming>,
-    peer: SocketAddr,
-) -> Response<HyperOutgoingBody> {
+async fn handle(peer: &Peer, mut req: Request<Incoming>) -> Response<HyperOutgoingBody> {
     let started = Instant::now();
     let method = req.method().clone();
     // The path only: never the query (it is no place for a token, but a client may put one there).
     let path = req.uri().path().to_owned();
-    if let Some(root) = www.filter(|_| !crate::static_files::is_api(&path)) {
+    if let Some(root) = peer.www.as_deref().filter(|_| !crate::static_files::is_api(&path)) {
         if let Some(response) = crate::static_files::serve(root, &method, &path).await {
-            log.line(format!(
-                "{method} {path} {} {:.1}ms",
-                response.status().as_u16(),
-                started.elapsed().as_secs_f64() * 1000.0
-            ));
+            peer.log.line(format!("{method} {path} {} {}", response.status().as_u16(), Millis(started)));
             return response;
         }
     }
-    req.headers_mut().remove(CLIENT_IP_HEADER);
-    if let Ok(ip) = HeaderValue::from_str(&peer.ip().to_string()) {
-        req.headers_mut().insert(CLIENT_IP_HEADER, ip);
-    }
-    let (response, guest_log, note) = match run_guest(runtime, req).await {
+    match &peer.client_ip {
+        Some(ip) => req.headers_mut().insert(CLIENT_IP_HEADER, ip.clone()),
+        None => req.headers_mut().remove(CLIENT_IP_HEADER),
+    };
+    let (response, guest_log, note) = match run_guest(&peer.runtime, req).await {
         Ok((response, log)) => (response, log, String::new()),
         Err((e, log)) => (internal_error(), log, format!("trap: {}", one_line(&format!("{e:#}")))),
     };
     let guest_note = one_line(&String::from_utf8_lossy(&guest_log));
     let note = [guest_note, note].into_iter().filter(|n| !n.is_empty()).collect::<Vec<_>>().join("; ");
-    let elapsed = started.elapsed().as_secs_f64() * 1000.0;
     let separator = if note.is_empty() { "" } else { " " };
-    log.line(format!("{method} {path} {} {elapsed:.1}ms{separator}{note}", response.status().as_u16()));
+    peer.log.line(format!("{method} {path} {} {}{separator}{note}", response.status().as_u16(), Millis(started)));
     response
+}
+
+/// The time since an instant in milliseconds with one decimal (`12.3ms`), for the log.
+struct Millis(Instant);
+
+impl std::fmt::Display for Millis {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let tenths = (self.0.elapsed().as_micros() + 50) / 100;
+        write!(f, "{}.{}ms", tenths / 10, tenths % 10)
+    }
 }
 
 /// The guest's response and what it logged; an error and the log when it gave none.

@@ -203,6 +203,33 @@ fn bodyless_and_wasi_http_requests_get_the_same_answers() {
     }
 }
 
+/// The history records the address the request came from, never one a client claims in the
+/// header the host uses to tell the guest (on both paths into the guest).
+#[test]
+fn the_client_address_is_the_peers_and_cannot_be_claimed() {
+    let server = Server::start(&[SCOPES]);
+    let bootstrap = server.bootstrap_token();
+    let admin = format!("Bearer {bootstrap}");
+    let spoofed = ("x-portcullis-client-ip", "203.0.113.9");
+    let body = json!({"username": "alice", "token_type": "user", "token_name": "spoofed", "scopes": ["read:all"]});
+    let body = serde_json::to_vec(&body).unwrap();
+    let headers = [("authorization", admin.as_str()), ("content-type", "application/json"), spoofed];
+    // A request with a body: through `wasi:http`.
+    let created = server.raw("POST", "/auth/api/v1/tokens", &headers, &body);
+    assert_eq!(created.status, 201, "{:?}", created.json());
+    let key = created.json()["token"].as_str().unwrap()["pc-".len()..].split('.').next().unwrap().to_owned();
+    // Without one: through `bodyless-http`.
+    let path = format!("/auth/api/v1/users/alice/tokens/{key}");
+    assert_eq!(server.send("DELETE", &path, &[("authorization", &admin), spoofed], Some(0), b"").status, 204);
+
+    let history = server.request("GET", "/auth/api/v1/users/alice/token-change-history", Some(&bootstrap), None);
+    assert_eq!(history.status, 200);
+    let entries = history.json();
+    let seen: Vec<_> =
+        entries.as_array().unwrap().iter().map(|e| (e["action"].clone(), e["ip_address"].clone())).collect();
+    assert_eq!(seen, [(json!("revoke"), json!("127.0.0.1")), (json!("create"), json!("127.0.0.1"))]);
+}
+
 #[test]
 fn a_trap_fails_one_request_only() {
     let server = Server::start(&[("PORTCULLIS_HOST_TEST_TRAP_PATH", "/__trap")]);
