@@ -3,7 +3,9 @@
 // answering 200, load from wrk in a separate process. Loopback only; every server is stopped at
 // the end. Each run is bounded: wrk at 1, 16 and 64 connections, SECONDS per server and
 // connection count, split over 3 interleaved rounds. Besides requests/s and latency, each server's
-// CPU time (user + system, from /proc/PID/stat) per request: where the cores went.
+// CPU time (user + system, from /proc/PID/stat) per request: where the cores went. `portcullis serve`
+// runs twice on the embedded default: as shipped ("ours": a repeated `/auth` is answered again
+// from memory while KV is unchanged) and with `--no-reuse` (every request calls the component).
 // Usage: node bench/http.mjs <target-dir> [seconds]   (prints one JSON line per case)
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -63,6 +65,8 @@ async function main() {
     const servers = { hyper: { url: bare.url, headers: [], pid: bare.child.pid } };
     const serve = await startServe(target, join(data, 'data'), join(data, 'cache'), join(data, 'serve.log'));
     servers.ours = { url: serve.url, headers: [`Authorization: Bearer ${await userToken(serve, join(data, 'data'))}`], pid: serve.child.pid };
+    const called = await startServe(target, join(data, 'data-called'), join(data, 'cache'), join(data, 'serve-called.log'), { args: ['--no-reuse'] });
+    servers.called = { url: called.url, headers: [`Authorization: Bearer ${await userToken(called, join(data, 'data-called'))}`], pid: called.child.pid };
     // PostgreSQL + Redis when the caller started them (scripts/bench.sh does, with scripts/services.sh).
     let pg;
     if (process.env.TEST_POSTGRES_URL && process.env.TEST_REDIS_URL) {
@@ -89,10 +93,11 @@ async function main() {
         if (name !== 'hyper') line[`${name}_non2xx`] = list.reduce((sum, r) => sum + r.errors, 0);
       }
       line.ratio = +(line.ours_rps / line.hyper_rps).toFixed(3);
+      line.called_ratio = +(line.called_rps / line.hyper_rps).toFixed(3);
       if (pg) line.pg_ratio = +(line.pg_rps / line.hyper_rps).toFixed(3);
       console.log(JSON.stringify(line));
     }
-    for (const child of [bare.child, serve.child, pg?.child].filter(Boolean)) stop(child);
+    for (const child of [bare.child, serve.child, called.child, pg?.child].filter(Boolean)) stop(child);
   } finally {
     rmSync(data, { recursive: true, force: true });
   }

@@ -87,16 +87,18 @@ if (nat.length) {
 const http = of('http-serve');
 if (http.length) {
   const pg = http.some((r) => r.pg_rps != null);
+  const called = http.some((r) => r.called_rps != null);
   p(`## \`/auth\` on \`portcullis serve\` (SQLite + embedded KV${pg ? '; PostgreSQL + Redis' : ''}) vs a bare hyper server`, '',
     `\`wrk -t1 -cN --latency\` from a separate process, loopback, ${http[0].seconds} s per server and connection count in ${http[0].rounds ?? 1} interleaved round(s)`,
     '(every server up at once; each figure is the median of the rounds); ours answers `GET /auth?scope=read:all` with a user token (200);',
-    `bare hyper (\`crates/bench/src/bin/bare-hyper.rs\`) answers 200 to anything.${pg ? ' "PG + Redis": the same server with `--sql postgres://` and `--kv redis://` (loopback servers of scripts/services.sh).' : ''}`, '',
+    `bare hyper (\`crates/bench/src/bin/bare-hyper.rs\`) answers 200 to anything.${called ? ' "ours" is `serve` as shipped: wrk repeats one token, so the host calls the component about once a second and answers the rest from memory (answer reuse, crates/host/README.md) until KV changes; "--no-reuse" is the same server calling the component for every request.' : ''}${pg ? ' "PG + Redis": the same server with `--sql postgres://` and `--kv redis://` (loopback servers of scripts/services.sh).' : ''}`, '',
     'CPU µs/req: the server process\'s user + system time (`/proc/PID/stat`) over its wrk runs, per request answered (median of the rounds).', '',
-    `| connections | hyper req/s | hyper p50 | hyper p99 | ours req/s | ours p50 | ours p99 | ours / hyper | target >= 0.5x | CPU µs/req hyper | ours |${pg ? ' PG + Redis req/s | p50 | p99 | / hyper | CPU µs/req |' : ''}`,
-    `|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|${pg ? '---:|---:|---:|---:|---:|' : ''}`);
+    `| connections | hyper req/s | hyper p50 | hyper p99 | ours req/s | ours p50 | ours p99 | ours / hyper | target >= 0.5x | CPU µs/req hyper | ours |${called ? ' --no-reuse req/s | p50 | p99 | / hyper | CPU µs/req |' : ''}${pg ? ' PG + Redis req/s | p50 | p99 | / hyper | CPU µs/req |' : ''}`,
+    `|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|${called ? '---:|---:|---:|---:|---:|' : ''}${pg ? '---:|---:|---:|---:|---:|' : ''}`);
   for (const r of http) {
     const pgCells = pg ? ` ${n(r.pg_rps)} | ${ms(r.pg_p50_ms)} | ${ms(r.pg_p99_ms)} | ${x(r.pg_ratio)}${r.pg_non2xx ? ` (${r.pg_non2xx} non-2xx!)` : ''} | ${perRequest(r.pg_cpu_us)} |` : '';
-    p(`| ${r.connections} | ${n(r.hyper_rps)} | ${ms(r.hyper_p50_ms)} | ${ms(r.hyper_p99_ms)} | ${n(r.ours_rps)} | ${ms(r.ours_p50_ms)} | ${ms(r.ours_p99_ms)} | ${x(r.ratio)} | ${verdict(r.ratio >= 0.5)}${r.ours_non2xx ? ` (${r.ours_non2xx} non-2xx!)` : ''} | ${perRequest(r.hyper_cpu_us)} | ${perRequest(r.ours_cpu_us)} |${pgCells}`);
+    const calledCells = called ? ` ${n(r.called_rps)} | ${ms(r.called_p50_ms)} | ${ms(r.called_p99_ms)} | ${x(r.called_ratio)}${r.called_non2xx ? ` (${r.called_non2xx} non-2xx!)` : ''} | ${perRequest(r.called_cpu_us)} |` : '';
+    p(`| ${r.connections} | ${n(r.hyper_rps)} | ${ms(r.hyper_p50_ms)} | ${ms(r.hyper_p99_ms)} | ${n(r.ours_rps)} | ${ms(r.ours_p50_ms)} | ${ms(r.ours_p99_ms)} | ${x(r.ratio)} | ${verdict(r.ratio >= 0.5)}${r.ours_non2xx ? ` (${r.ours_non2xx} non-2xx!)` : ''} | ${perRequest(r.hyper_cpu_us)} | ${perRequest(r.ours_cpu_us)} |${calledCells}${pgCells}`);
   }
   p('');
 }

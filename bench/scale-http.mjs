@@ -3,7 +3,8 @@
 // spread evenly over the store), the server is started on it and wrk sends
 // `GET /auth?scope=read:all` with a token drawn at random from those 1,000 for every request
 // (bench/random-token.lua). The same 1,000-token working set whatever the store holds, so only
-// the store's size differs. Every run is bounded (wrk -d SECONDS, after a 2 s warm-up), every
+// the store's size differs. The servers run with `--no-reuse`: every request reaches the store,
+// whose cost is what this measures (answer reuse would answer most of them from memory). Every run is bounded (wrk -d SECONDS, after a 2 s warm-up), every
 // answer must be 200, and each figure is the median of 3 rounds.
 // Usage: node bench/scale-http.mjs <target-dir> <data-dir>... (prints one JSON line per case)
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
@@ -30,7 +31,7 @@ async function main() {
     for (const [i, dir] of dirs.entries()) {
       const tokens = Number(readFileSync(`${dir}.count`, 'utf8'));
       const env = { TOKENS: `${dir}.tokens` };
-      const serve = await startServe(target, dir, join(work, `cache-${i}`), join(work, `serve-${i}.log`));
+      const serve = await startServe(target, dir, join(work, `cache-${i}`), join(work, `serve-${i}.log`), { args: ['--no-reuse'] });
       const first = readFileSync(env.TOKENS, 'utf8').split('\n')[0];
       const check = await fetch(`${serve.url}/auth?scope=read:all`, { headers: { authorization: `Bearer ${first}` } });
       if (check.status !== 200) throw new Error(`/auth answered ${check.status} for a stored token`);

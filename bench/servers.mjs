@@ -35,13 +35,14 @@ export function stop(child) {
 
 
 // `portcullis serve` as `npm start` builds it (cargo profile `host`) on `dataDir` (by default SQLite + embedded KV there;
-// `backends` = { sql, kv } URLs for PostgreSQL + Redis), its compiled component cached in
-// `cacheDir`; `/auth?scope=read:all` is the measured call.
-export function startServe(target, dataDir, cacheDir, log, backends = {}) {
+// `options.sql` / `options.kv`: PostgreSQL and Redis URLs; `options.args`: more `serve` flags), its
+// compiled component cached in `cacheDir`; `/auth?scope=read:all` is the measured call.
+export function startServe(target, dataDir, cacheDir, log, options = {}) {
   const component = join(target, 'wasm32-wasip2/release/portcullis_component.wasm');
   const args = ['serve', '--listen', '127.0.0.1:0', '--data', dataDir, '--component', component];
-  if (backends.sql) args.push('--sql', backends.sql);
-  if (backends.kv) args.push('--kv', backends.kv);
+  if (options.sql) args.push('--sql', options.sql);
+  if (options.kv) args.push('--kv', options.kv);
+  args.push(...(options.args ?? []));
   return start(join(target, 'host/portcullis'), args,
     { PORTCULLIS_HOST_CACHE_DIR: cacheDir, PORTCULLIS_KNOWN_SCOPES: 'read:all' }, log);
 }

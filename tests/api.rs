@@ -4,7 +4,7 @@ mod common;
 
 use common::*;
 use http::{Method, Request, Response, StatusCode};
-use portcullis::api::{Api, ApiOptions, ErrorLog};
+use portcullis::api::{Api, ApiOptions, ErrorLog, Reusable};
 use portcullis::jwt::{Algorithm, JwtKeys, SigningKey};
 use portcullis::{JwtSessionManager, JwtSettings, TokenConfig, TokenService};
 use serde_json::{json, Value};
@@ -81,6 +81,50 @@ fn curl_session_flow() {
         assert_eq!(gone.status(), StatusCode::UNAUTHORIZED);
         assert_eq!(header(&gone, "www-authenticate"), "Bearer realm=\"portcullis\", error=\"invalid_token\"");
         assert_eq!(error_type(&gone), "invalid_token");
+    })
+}
+
+/// A host may give `/auth`'s success again (see `Reusable`): only for an opaque token, without
+/// delegation, and never past the token's expiry.
+#[test]
+fn only_auth_successes_for_opaque_tokens_that_delegate_nothing_are_reusable() {
+    run(async {
+        use portcullis::Clock as _;
+        let (api, h) = api().await;
+        let (session, data) = h.login("alice", &["read:all", "exec:notebook"]).await;
+        let reusable = |r: &Response<Vec<u8>>| r.extensions().get::<Reusable>().copied();
+        let ok = call(&api, Method::GET, "/auth?scope=read:all", Some(&session), None).await;
+        assert_eq!((ok.status(), reusable(&ok)), (StatusCode::OK, Some(Reusable { millis: Reusable::MAX_MILLIS })));
+        let admin = call(&api, Method::GET, "/auth?scope=admin:token", Some(BOOTSTRAP), None).await;
+        assert_eq!((admin.status(), reusable(&admin)), (StatusCode::OK, Some(Reusable { millis: 1000 })));
+
+        // Failures, delegations, JWTs and other endpoints: never.
+        let forbidden = call(&api, Method::GET, "/auth?scope=write:files", Some(&session), None).await;
+        assert_eq!((forbidden.status(), reusable(&forbidden)), (StatusCode::FORBIDDEN, None));
+        let anonymous = call(&api, Method::GET, "/auth?scope=read:all", None, None).await;
+        assert_eq!((anonymous.status(), reusable(&anonymous)), (StatusCode::UNAUTHORIZED, None));
+        let no_scope = call(&api, Method::GET, "/auth", Some(&session), None).await;
+        assert_eq!((no_scope.status(), reusable(&no_scope)), (StatusCode::UNPROCESSABLE_ENTITY, None));
+        let notebook = call(&api, Method::GET, "/auth?scope=exec:notebook&notebook=true", Some(&session), None).await;
+        assert_eq!((notebook.status(), reusable(&notebook)), (StatusCode::OK, None));
+        let carol = json!({"username": "carol", "scopes": ["read:all"]});
+        let jwt = call(&api, Method::POST, "/auth/api/v1/sessions", Some(BOOTSTRAP), Some(carol)).await;
+        let access = body(&jwt)["access_token"].as_str().unwrap().to_owned();
+        let by_jwt = call(&api, Method::GET, "/auth?scope=read:all", Some(&access), None).await;
+        assert_eq!(by_jwt.status(), StatusCode::OK, "{:?}", body(&by_jwt));
+        assert_eq!(reusable(&by_jwt), None);
+        let info = call(&api, Method::GET, "/auth/api/v1/user-info", Some(&session), None).await;
+        assert_eq!((info.status(), reusable(&info)), (StatusCode::OK, None));
+
+        // 400 ms before the token expires, the window is those 400 ms; after, the token is gone.
+        let expires = data.expires.expect("a session token expires");
+        h.clock.advance(expires - h.clock.now() - 1);
+        h.clock.sleep(600).await;
+        let last = call(&api, Method::GET, "/auth?scope=read:all", Some(&session), None).await;
+        assert_eq!((last.status(), reusable(&last)), (StatusCode::OK, Some(Reusable { millis: 400 })));
+        h.clock.sleep(400).await;
+        let expired = call(&api, Method::GET, "/auth?scope=read:all", Some(&session), None).await;
+        assert_eq!((expired.status(), reusable(&expired)), (StatusCode::UNAUTHORIZED, None));
     })
 }
 

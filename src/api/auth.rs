@@ -5,7 +5,7 @@ use serde::Serialize;
 
 use super::error::ApiError;
 use super::extract::{bearer, invalid};
-use super::{json, Api, Reply, Req};
+use super::{json, Api, Reply, Req, Reusable};
 use crate::token::{Group, TokenData, TokenInfo};
 
 /// How hard to check a caller's token.
@@ -36,9 +36,7 @@ impl Api {
     /// The caller's token data; 401 without a valid token.
     pub(crate) async fn caller(&self, r: &Req<'_>, check: Check) -> Result<TokenData, ApiError> {
         let token = bearer(r.headers)?.ok_or(ApiError::Unauthenticated)?;
-        // Three dot-separated parts and no token prefix: a JWT.
-        let is_jwt = token.split('.').count() == 3 && !token.starts_with(&format!("{}-", self.tokens.config().prefix));
-        if is_jwt {
+        if self.is_jwt(token) {
             let Some(jwt) = &self.sessions else {
                 return Err(ApiError::Core(crate::RequestError::InvalidToken.into()));
             };
@@ -69,6 +67,11 @@ impl Api {
             );
         }
         Ok(data)
+    }
+
+    /// Three dot-separated parts and no token prefix: a JWT (else an opaque token).
+    fn is_jwt(&self, token: &str) -> bool {
+        token.split('.').count() == 3 && !token.starts_with(&format!("{}-", self.tokens.config().prefix))
     }
 
     /// `GET /auth`: 200 with identity headers when the token has the scopes asked for, 401
@@ -122,8 +125,18 @@ impl Api {
         if let Some(email) = &caller.user.email {
             set("x-auth-request-email", email);
         }
-        if let Some(token) = delegated {
-            set("x-auth-request-token", &self.tokens.encode(&token));
+        match delegated {
+            Some(token) => set("x-auth-request-token", &self.tokens.encode(&token)),
+            // Opaque tokens only: what a JWT check depends on is not all in KV.
+            None if !bearer(r.headers)?.is_some_and(|token| self.is_jwt(token)) => {
+                let now = self.tokens.now_millis();
+                let left = caller.expires.map_or(i64::MAX, |expires| expires.saturating_mul(1000).saturating_sub(now));
+                let millis = left.clamp(0, Reusable::MAX_MILLIS.into()) as u32;
+                if millis > 0 {
+                    response.extensions_mut().insert(Reusable { millis });
+                }
+            }
+            None => {}
         }
         Ok(response)
     }

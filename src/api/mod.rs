@@ -39,6 +39,29 @@ impl Default for ApiOptions {
 #[derive(Debug, Clone)]
 pub struct ErrorLog(pub String);
 
+/// Attached to a response that depends on nothing but the request's method, path and query, the
+/// values of the [`Reusable::VARY`] request headers, the clock, and what KV holds. A host that
+/// sees every write to its KV (`portcullis serve` on its embedded store: its own writes, and
+/// other processes' through SQLite's data version) may give the same response to the same
+/// request for up to `millis` without asking the API again, as long as KV has not changed since
+/// before the request that made it.
+///
+/// Only `GET /auth` sets it: when it answers 200 for an opaque token and delegates nothing. The
+/// window never reaches past the token's expiry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Reusable {
+    pub millis: u32,
+}
+
+impl Reusable {
+    /// The longest window: a bound on what an unforeseen dependency could cost, not a lag
+    /// (revocation is seen at once).
+    pub const MAX_MILLIS: u32 = 1000;
+    /// The request headers the answer depends on, lowercase: the credential, and the browser
+    /// marks that refuse the bootstrap token.
+    pub const VARY: &'static [&'static str] = &["authorization", "origin", "sec-fetch-site"];
+}
+
 /// The HTTP API over the core services.
 pub struct Api {
     pub(crate) tokens: TokenService,

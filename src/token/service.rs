@@ -86,6 +86,10 @@ impl TokenService {
         token.to_string_with_prefix(&self.config.prefix)
     }
 
+    pub(crate) fn now_millis(&self) -> i64 {
+        self.env.clock.now_millis()
+    }
+
     pub(crate) fn now(&self) -> UnixTime {
         self.env.clock.now()
     }

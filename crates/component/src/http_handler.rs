@@ -6,7 +6,7 @@
 //! before reading anything, and a body that grows past the limit is refused as soon as it does.
 
 use http::{HeaderName, HeaderValue, Request, Response};
-use portcullis::api::{ApiError, ErrorLog};
+use portcullis::api::{ApiError, ErrorLog, Reusable};
 use portcullis::Error;
 
 use crate::bindings::exports::portcullis::auth::bodyless_http;
@@ -34,7 +34,11 @@ impl bodyless_http::Guest for Component {
         let (parts, body) = respond(|_| bodyless_request(request)).into_parts();
         let headers =
             parts.headers.iter().map(|(name, value)| (name.as_str().to_owned(), value.as_bytes().to_vec())).collect();
-        bodyless_http::Response { status: parts.status.as_u16(), headers, body }
+        let (reuse_ms, vary) = match parts.extensions.get::<Reusable>() {
+            Some(reusable) => (reusable.millis, Reusable::VARY.iter().map(|&name| name.to_owned()).collect()),
+            None => (0, Vec::new()),
+        };
+        bodyless_http::Response { status: parts.status.as_u16(), headers, body, reuse_ms, vary }
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use anyhow::Result;
 use portcullis_host::bodyless::{Bodyless, BodylessRequest};
-use portcullis_host::{DenyOutgoingHttp, KvBackend, SqlBackend, Storage};
+use portcullis_host::{DenyOutgoingHttp, Storage};
 use portcullis_native::{MemoryKv, SqliteSql};
 use wasmtime::component::{Component, InstancePre, Linker, ResourceTable};
 use wasmtime::{Config, Engine, InstanceAllocationStrategy, PoolingAllocationConfig, Store};
@@ -43,10 +43,7 @@ const GUEST_ENV: [(&str, &str); 1] =
     [("PORTCULLIS_ENCRYPTION_KEYS", "k1:AQIDBAUGBwgJCgsMDQ4PEBESExQVFhcYGRobHB0eHyA=")];
 
 fn store(engine: &Engine) -> Store<Ctx> {
-    let storage = Storage {
-        kv: KvBackend::Local(std::sync::Arc::new(MemoryKv::default())),
-        sql: SqlBackend::Local(std::sync::Arc::new(SqliteSql::in_memory().expect("in-memory SQLite"))),
-    };
+    let storage = Storage::local(MemoryKv::default(), SqliteSql::in_memory().expect("in-memory SQLite"));
     let ctx = Ctx {
         wasi: WasiCtx::builder().envs(&GUEST_ENV).build(),
         http: WasiHttpCtx::new(),

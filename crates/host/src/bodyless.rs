@@ -7,7 +7,7 @@ use std::convert::Infallible;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
-use hyper::header::{HeaderName, HeaderValue, CONTENT_LENGTH, TRANSFER_ENCODING};
+use hyper::header::{HeaderMap, HeaderName, HeaderValue, CONTENT_LENGTH, TRANSFER_ENCODING};
 use hyper::{Request, Response, StatusCode};
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::DEFAULT_FORBIDDEN_HEADERS;
@@ -42,15 +42,29 @@ pub fn request<B>(req: &Request<B>) -> BodylessRequest {
 
 /// The component's response for hyper; `None` if it is not a valid HTTP response.
 pub fn response(response: BodylessResponse) -> Option<Response<HyperOutgoingBody>> {
-    let mut out = Response::new(whole_body(Bytes::from(response.body)));
-    *out.status_mut() = StatusCode::from_u16(response.status).ok()?;
-    for (name, value) in response.headers {
+    let (status, headers) = head(&response)?;
+    Some(build(status, headers, Bytes::from(response.body)))
+}
+
+/// The status and headers of the component's response; `None` if they are not valid HTTP.
+pub fn head(response: &BodylessResponse) -> Option<(StatusCode, HeaderMap)> {
+    let status = StatusCode::from_u16(response.status).ok()?;
+    let mut headers = HeaderMap::with_capacity(response.headers.len());
+    for (name, value) in &response.headers {
         let name = HeaderName::from_bytes(name.as_bytes()).ok()?;
         if !DEFAULT_FORBIDDEN_HEADERS.contains(&name) {
-            out.headers_mut().append(name, HeaderValue::from_bytes(&value).ok()?);
+            headers.append(name, HeaderValue::from_bytes(value).ok()?);
         }
     }
-    Some(out)
+    Some((status, headers))
+}
+
+/// A response for hyper with a body sent in one piece.
+pub fn build(status: StatusCode, headers: HeaderMap, body: Bytes) -> Response<HyperOutgoingBody> {
+    let mut out = Response::new(whole_body(body));
+    *out.status_mut() = status;
+    *out.headers_mut() = headers;
+    out
 }
 
 /// A body sent in one piece, as a response body of `wasi:http`'s type.

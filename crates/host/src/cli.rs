@@ -13,6 +13,9 @@ commands:
                       --listen ADDR            default 127.0.0.1:8080
                       --expire-interval SECS   scheduled expiry period, 0 disables; default 300
                       --www DIR                also serve the pages in DIR (GET outside the API)
+                      --no-reuse               call the component for every request (by default a
+                                               repeated /auth is answered again for up to 1 s
+                                               while KV is unchanged; embedded KV only)
   bootstrap-token   print the bootstrap admin token (created on first use)
   expire            delete expired tokens now
   audit [--fix]     compare KV with SQL (and repair)
@@ -33,7 +36,7 @@ settings: PORTCULLIS_* variables (docs/CONFIG.md) are passed to the component; w
 PORTCULLIS_ENCRYPTION_KEYS or PORTCULLIS_BOOTSTRAP_TOKEN, those of the data directory are used.";
 
 pub enum Command {
-    Serve { listen: SocketAddr, expire_every: u64, www: Option<PathBuf> },
+    Serve { listen: SocketAddr, expire_every: u64, www: Option<PathBuf>, reuse: bool },
     BootstrapToken,
     Expire,
     Audit { fix: bool },
@@ -63,6 +66,7 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options> {
     let mut expire_every = 300;
     let mut fix = false;
     let mut www = None;
+    let mut reuse = true;
     while let Some(arg) = args.next() {
         let mut value = |what: &str| args.next().with_context(|| format!("{arg} needs {what}"));
         match arg.as_str() {
@@ -75,12 +79,13 @@ pub fn parse(args: impl IntoIterator<Item = String>) -> Result<Options> {
                 expire_every = value("seconds")?.parse().context("--expire-interval")?
             }
             "--www" if name == "serve" => www = Some(PathBuf::from(value("a directory")?)),
+            "--no-reuse" if name == "serve" => reuse = false,
             "--fix" if name == "audit" => fix = true,
             other => bail!("unknown argument {other:?}"),
         }
     }
     let command = match name.as_str() {
-        "serve" => Command::Serve { listen, expire_every, www },
+        "serve" => Command::Serve { listen, expire_every, www, reuse },
         "bootstrap-token" => Command::BootstrapToken,
         "expire" => Command::Expire,
         "audit" => Command::Audit { fix },

@@ -5,6 +5,7 @@ mod access_log;
 mod cli;
 mod data_dir;
 mod guest_log;
+mod reuse;
 mod runtime;
 mod serve;
 mod settings;
@@ -65,10 +66,10 @@ fn run(options: Options) -> Result<()> {
             println!("portcullis: new primary encryption key {id}; restart `portcullis serve`, then run `portcullis audit --fix` to reseal old records");
             Ok(())
         }
-        Command::Serve { listen, expire_every, ref www } => tokio_runtime()?.block_on(async {
+        Command::Serve { listen, expire_every, ref www, reuse } => tokio_runtime()?.block_on(async {
             let runtime = start(&options, &data).await?;
             let expire_every = (expire_every > 0).then(|| Duration::from_secs(expire_every));
-            serve::serve(runtime, serve::ServeOptions { listen, expire_every, www: www.clone() }).await
+            serve::serve(runtime, serve::ServeOptions { listen, expire_every, www: www.clone(), reuse }).await
         }),
         Command::Expire => tokio_runtime()?.block_on(async {
             let runtime = start(&options, &data).await?;
@@ -106,14 +107,14 @@ async fn start(options: &Options, data: &DataDir) -> Result<Runtime> {
     };
     let kv = match options.kv.as_deref() {
         None | Some("sqlite") => {
-            KvBackend::Local(Arc::new(SqliteKv::open(&data.kv_path()?).context("opening the KV database")?))
+            KvBackend::Sqlite(SqliteKv::open(&data.kv_path()?).context("opening the KV database")?)
         }
         Some(url) if url.starts_with("redis://") => KvBackend::Redis(RedisKv::connect(url).await.context("--kv")?),
         Some(other) => bail!("--kv takes sqlite or redis://..., not {other:?}"),
     };
     let env = settings::guest_env(data)?;
     let cache = std::env::var_os("PORTCULLIS_HOST_CACHE_DIR").map(PathBuf::from).unwrap_or_else(|| data.cache_dir());
-    let runtime = Runtime::load(&component, Some(&cache), Storage { kv, sql }, env)?;
+    let runtime = Runtime::load(&component, Some(&cache), Storage::new(kv, sql), env)?;
     runtime.migrate().await.context("migrating the database")?;
     Ok(runtime)
 }

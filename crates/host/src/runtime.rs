@@ -149,6 +149,11 @@ impl Runtime {
         })
     }
 
+    /// The storage every instance is given.
+    pub fn storage(&self) -> &Storage {
+        &self.inner.storage
+    }
+
     /// A fresh store; the guest's stderr goes to its [`GuestLog`].
     fn store(&self) -> Store<Ctx> {
         let log = GuestLog::new(STDERR_CAPACITY);

@@ -1,6 +1,6 @@
 //! `portcullis serve`: HTTP/1.1 with hyper, each request on a warm instance of the component
-//! (see [`Runtime::http_instance`]), a log line per request ([`AccessLog`]), and the scheduled
-//! expiry.
+//! (see [`Runtime::http_instance`]) or answered again while the component's answer holds
+//! ([`Answers`]), a log line per request ([`AccessLog`]), and the scheduled expiry.
 
 use std::convert::Infallible;
 use std::net::SocketAddr;
@@ -11,14 +11,17 @@ use anyhow::Result;
 use bytes::Bytes;
 use hyper::body::Incoming;
 use hyper::header::{HeaderValue, CONTENT_TYPE};
-use hyper::{Request, Response, StatusCode};
+use hyper::{Method, Request, Response, StatusCode};
 use tokio::net::TcpListener;
 use wasmtime_wasi_http::io::TokioIo;
 use wasmtime_wasi_http::p2::bindings::http::types::Scheme;
 use wasmtime_wasi_http::p2::body::HyperOutgoingBody;
 use wasmtime_wasi_http::WasiHttpView;
 
+use portcullis_host::KvVersion;
+
 use crate::access_log::AccessLog;
+use crate::reuse::{Answers, Kept};
 use crate::runtime::{HttpInstance, Runtime};
 use crate::settings::CLIENT_IP_HEADER;
 
@@ -28,6 +31,9 @@ pub struct ServeOptions {
     pub www: Option<std::path::PathBuf>,
     /// Period of the scheduled expiry; `None` disables it.
     pub expire_every: Option<Duration>,
+    /// Whether answers the component marks reusable are given again ([`Answers`]; only on a
+    /// KV whose every write is seen, the embedded one).
+    pub reuse: bool,
 }
 
 pub async fn serve(runtime: Runtime, options: ServeOptions) -> Result<()> {
@@ -38,6 +44,7 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> Result<()> {
     if let Some(every) = options.expire_every {
         tokio::spawn(expire_periodically(runtime.clone(), every, log.clone()));
     }
+    let answers = (options.reuse && runtime.storage().kv_version().is_some()).then(|| Arc::new(Answers::default()));
     let runtime = Arc::new(runtime);
     let www = Arc::new(options.www);
     let shutdown = shutdown_signal();
@@ -57,6 +64,7 @@ pub async fn serve(runtime: Runtime, options: ServeOptions) -> Result<()> {
         let peer = Peer {
             runtime: runtime.clone(),
             www: www.clone(),
+            answers: answers.clone(),
             log: log.clone(),
             address: peer,
             // The same for every request of the connection.
@@ -96,6 +104,8 @@ async fn shutdown_signal() {
 struct Peer {
     runtime: Arc<Runtime>,
     www: Arc<Option<std::path::PathBuf>>,
+    /// `None` when answers are not reused.
+    answers: Option<Arc<Answers>>,
     log: AccessLog,
     address: SocketAddr,
     /// The value of [`CLIENT_IP_HEADER`] for its requests.
@@ -114,11 +124,20 @@ async fn handle(peer: &Peer, mut req: Request<Incoming>) -> Response<HyperOutgoi
             return response;
         }
     }
+    // Only a GET without a body can be answered again (`/auth`).
+    let answers = peer.answers.as_deref().filter(|_| method == Method::GET && portcullis_host::bodyless::fits(&req));
+    let storage = peer.runtime.storage();
+    if let Some(answer) = answers.and_then(|answers| answers.get(&req, || storage.kv_version())) {
+        peer.log.line(format!("{method} {path} {} {} reused", answer.status.as_u16(), Millis(started)));
+        return portcullis_host::bodyless::build(answer.status, answer.headers, answer.body);
+    }
+    // Read before the guest reads KV: an answer is kept with the version it may be older than.
+    let keep = answers.and_then(|answers| Some((answers, storage.kv_version()?)));
     match &peer.client_ip {
         Some(ip) => req.headers_mut().insert(CLIENT_IP_HEADER, ip.clone()),
         None => req.headers_mut().remove(CLIENT_IP_HEADER),
     };
-    let (response, guest_log, note) = match run_guest(&peer.runtime, req).await {
+    let (response, guest_log, note) = match run_guest(&peer.runtime, req, keep).await {
         Ok((response, log)) => (response, log, String::new()),
         Err((e, log)) => (internal_error(), log, format!("trap: {}", one_line(&format!("{e:#}")))),
     };
@@ -140,13 +159,15 @@ impl std::fmt::Display for Millis {
 }
 
 /// The guest's response and what it logged; an error and the log when it gave none.
+/// With `keep`, a reusable answer is kept in those answers at that version.
 async fn run_guest(
     runtime: &Runtime,
     req: Request<Incoming>,
+    keep: Option<(&Answers, KvVersion)>,
 ) -> Result<(Response<HyperOutgoingBody>, Vec<u8>), (anyhow::Error, Vec<u8>)> {
     let (instance, log) = runtime.http_instance().await.map_err(|e| (e.into(), Vec::new()))?;
     let outcome = if instance.bodyless.is_some() && portcullis_host::bodyless::fits(&req) {
-        run_bodyless(runtime, instance, &req).await
+        run_bodyless(runtime, instance, &req, keep).await
     } else {
         run_streamed(runtime, instance, req).await
     };
@@ -162,6 +183,7 @@ async fn run_bodyless(
     runtime: &Runtime,
     mut instance: HttpInstance,
     req: &Request<Incoming>,
+    keep: Option<(&Answers, KvVersion)>,
 ) -> Result<Response<HyperOutgoingBody>> {
     let request = portcullis_host::bodyless::request(req);
     let HttpInstance { store, bodyless, .. } = &mut instance;
@@ -171,8 +193,15 @@ async fn run_bodyless(
     match bodyless.portcullis_auth_bodyless_http().call_handle(&mut *store, &request).await {
         Ok(response) => {
             runtime.recycle(instance);
-            portcullis_host::bodyless::response(response)
-                .ok_or_else(|| anyhow::anyhow!("the component answered with an invalid response"))
+            let Some((status, headers)) = portcullis_host::bodyless::head(&response) else {
+                return Err(anyhow::anyhow!("the component answered with an invalid response"));
+            };
+            let body = Bytes::from(response.body);
+            if let Some((answers, version)) = keep.filter(|_| response.reuse_ms > 0) {
+                let kept = Kept { status, headers: headers.clone(), body: body.clone() };
+                answers.keep(req, version, response.reuse_ms, &response.vary, kept);
+            }
+            Ok(portcullis_host::bodyless::build(status, headers, body))
         }
         Err(e) => {
             log_trap(&e);

@@ -4,11 +4,12 @@
 //! As in wasmtime's `wasi-keyvalue`: guest input is clamped, backend failures go back to the
 //! guest as WIT error values, and only host faults trap.
 
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 
 use futures::executor::block_on;
 use portcullis::{Dialect, KeyPage, Kv, QueryResult, Sql, Statement, StoreError, Value};
-use portcullis_native::{PostgresSql, RedisKv};
+use portcullis_native::{PostgresSql, RedisKv, SqliteKv};
 
 use crate::bindings::portcullis::auth::{kv, sql};
 
@@ -24,7 +25,10 @@ const MAX_STATEMENT_BYTES: usize = 64 * 1024;
 /// A key-value backend.
 #[derive(Clone)]
 pub enum KvBackend {
-    /// A store whose futures finish without a reactor (SQLite KV, memory): driven in place.
+    /// The embedded store, a SQLite file: driven in place, and its version is known
+    /// ([`Storage::kv_version`]).
+    Sqlite(SqliteKv),
+    /// Any other store whose futures finish without a reactor (memory, say): driven in place.
     Local(Arc<dyn Kv + Send + Sync>),
     /// Redis, awaited on the host's runtime.
     Redis(RedisKv),
@@ -44,18 +48,56 @@ pub enum SqlBackend {
 pub struct Storage {
     pub kv: KvBackend,
     pub sql: SqlBackend,
+    /// Writes to `kv` through this storage and its clones, each counted once it has ended.
+    kv_writes: Arc<AtomicU64>,
+}
+
+/// A version of what KV holds ([`Storage::kv_version`]): two are equal only if nothing was
+/// written to KV between the two readings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct KvVersion {
+    /// This process's writes.
+    pub writes: u64,
+    /// Other processes' ([`SqliteKv::data_version`]).
+    pub others: i64,
 }
 
 impl Storage {
+    pub fn new(kv: KvBackend, sql: SqlBackend) -> Storage {
+        Storage { kv, sql, kv_writes: Arc::default() }
+    }
+
     /// Storage on local backends (SQLite, memory).
     pub fn local(kv: impl Kv + Send + Sync + 'static, sql: impl Sql + Send + Sync + 'static) -> Storage {
-        Storage { kv: KvBackend::Local(Arc::new(kv)), sql: SqlBackend::Local(Arc::new(sql)) }
+        Storage::new(KvBackend::Local(Arc::new(kv)), SqlBackend::Local(Arc::new(sql)))
+    }
+
+    /// The version of what KV holds, where every write to it can be seen: on the embedded store,
+    /// whose other writers (another process on the same file) SQLite's data version tells of,
+    /// within [`portcullis_native::SNAPSHOT_REUSE`] as for any read. `None` elsewhere (Redis,
+    /// which other processes share unseen) and when the version cannot be read.
+    pub fn kv_version(&self) -> Option<KvVersion> {
+        let KvBackend::Sqlite(kv) = &self.kv else {
+            return None;
+        };
+        // A write of ours changes the data before it is counted: a version read before the count
+        // never matches one read after it, and one read after it was read after the change.
+        let writes = self.kv_writes.load(Ordering::Acquire);
+        let others = kv.data_version().ok()?;
+        Some(KvVersion { writes, others })
+    }
+
+    /// Counts a write to KV once it has ended (or failed: it may have been applied).
+    fn wrote_kv<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        self.kv_writes.fetch_add(1, Ordering::AcqRel);
+        result
     }
 }
 
 impl KvBackend {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
         match self {
+            KvBackend::Sqlite(kv) => block_on(kv.get(key)),
             KvBackend::Local(kv) => block_on(kv.get(key)),
             KvBackend::Redis(redis) => redis.get_send(key).await,
         }
@@ -63,6 +105,8 @@ impl KvBackend {
 
     async fn set(&self, key: &str, value: &[u8], ttl_seconds: Option<u64>) -> Result<(), StoreError> {
         match (self, ttl_seconds) {
+            (KvBackend::Sqlite(kv), None) => block_on(kv.set(key, value)),
+            (KvBackend::Sqlite(kv), Some(ttl)) => block_on(kv.set_with_ttl(key, value, ttl)),
             (KvBackend::Local(kv), None) => block_on(kv.set(key, value)),
             (KvBackend::Local(kv), Some(ttl)) => block_on(kv.set_with_ttl(key, value, ttl)),
             (KvBackend::Redis(redis), ttl) => redis.set_send(key, value, ttl).await,
@@ -71,6 +115,7 @@ impl KvBackend {
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
         match self {
+            KvBackend::Sqlite(kv) => block_on(kv.delete(key)),
             KvBackend::Local(kv) => block_on(kv.delete(key)),
             KvBackend::Redis(redis) => redis.delete_send(key).await,
         }
@@ -78,6 +123,7 @@ impl KvBackend {
 
     async fn exists(&self, key: &str) -> Result<bool, StoreError> {
         match self {
+            KvBackend::Sqlite(kv) => block_on(kv.exists(key)),
             KvBackend::Local(kv) => block_on(kv.exists(key)),
             KvBackend::Redis(redis) => redis.exists_send(key).await,
         }
@@ -85,6 +131,7 @@ impl KvBackend {
 
     async fn list_keys(&self, prefix: &str, cursor: Option<&str>) -> Result<KeyPage, StoreError> {
         match self {
+            KvBackend::Sqlite(kv) => block_on(kv.list_keys(prefix, cursor)),
             KvBackend::Local(kv) => block_on(kv.list_keys(prefix, cursor)),
             KvBackend::Redis(redis) => redis.list_keys_send(prefix, cursor).await,
         }
@@ -149,21 +196,24 @@ impl kv::Host for Storage {
         if let Err(e) = check_key(&key).and_then(|()| check_value(&value)) {
             return Ok(Err(e));
         }
-        Ok(self.kv.set(&key, &value, None).await.map_err(kv_error))
+        let written = self.kv.set(&key, &value, None).await;
+        Ok(self.wrote_kv(written).map_err(kv_error))
     }
 
     async fn set_with_ttl(&mut self, key: String, value: Vec<u8>, ttl_seconds: u64) -> KvResult<()> {
         if let Err(e) = check_key(&key).and_then(|()| check_value(&value)) {
             return Ok(Err(e));
         }
-        Ok(self.kv.set(&key, &value, Some(ttl_seconds.max(1))).await.map_err(kv_error))
+        let written = self.kv.set(&key, &value, Some(ttl_seconds.max(1))).await;
+        Ok(self.wrote_kv(written).map_err(kv_error))
     }
 
     async fn delete(&mut self, key: String) -> KvResult<()> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
-        Ok(self.kv.delete(&key).await.map_err(kv_error))
+        let deleted = self.kv.delete(&key).await;
+        Ok(self.wrote_kv(deleted).map_err(kv_error))
     }
 
     async fn exists(&mut self, key: String) -> KvResult<bool> {

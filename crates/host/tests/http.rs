@@ -81,6 +81,72 @@ fn curl_session_on_a_fresh_data_directory() {
     assert_eq!(lines.iter().filter(|l| l.contains(bootstrap_secret)).count(), 1, "{lines:#?}");
 }
 
+/// A repeated `/auth` is answered again by the host (the log says "reused") until anything
+/// writes to KV: a revocation in this process, or another process's write to the same file.
+#[test]
+fn repeated_auth_is_answered_again_until_kv_changes() {
+    let server = Server::start(&[SCOPES]);
+    let bootstrap = server.bootstrap_token();
+    let (token, key) = alice_token(&server, &bootstrap);
+    let auth = |token: &str| server.request("GET", "/auth?scope=read:all", Some(token), None);
+    for _ in 0..3 {
+        let ok = auth(&token);
+        assert_eq!((ok.status, ok.header("x-auth-request-user")), (200, Some("alice")));
+        assert_eq!(ok.header("x-auth-request-email"), Some("alice@example.com"));
+    }
+    assert!(server.wait_for_log("GET /auth 200 "), "{:#?}", server.log_lines());
+    assert!(server.wait_for_log(" reused"), "{:#?}", server.log_lines());
+
+    // The answer depends on the browser marks: the bootstrap token is refused from a browser,
+    // however recently it passed without them.
+    let admin = |headers: &[(&str, &str)]| {
+        let auth = format!("Bearer {bootstrap}");
+        let mut all = vec![("authorization", auth.as_str())];
+        all.extend_from_slice(headers);
+        server.raw("GET", "/auth?scope=admin:token", &all, b"").status
+    };
+    assert_eq!((admin(&[]), admin(&[])), (200, 200));
+    assert_eq!(admin(&[("origin", "https://evil.example")]), 403);
+    assert_eq!(admin(&[("sec-fetch-site", "cross-site")]), 403);
+
+    // A revocation through the API ends it at once.
+    let deleted = server.request("DELETE", &format!("/auth/api/v1/users/alice/tokens/{key}"), Some(&bootstrap), None);
+    assert_eq!(deleted.status, 204);
+    assert_eq!(auth(&token).status, 401);
+
+    // So does another process's write to the KV file, within SQLite's snapshot window (1 ms):
+    // here a second connection deletes the record behind the server's back.
+    let created = server.request(
+        "POST",
+        "/auth/api/v1/tokens",
+        Some(&bootstrap),
+        Some(&json!({"username": "alice", "token_type": "user", "token_name": "desktop", "scopes": ["read:all"]})),
+    );
+    assert_eq!(created.status, 201, "{:?}", created.json());
+    let token = created.json()["token"].as_str().unwrap().to_owned();
+    let key = token["pc-".len()..].split('.').next().unwrap().to_owned();
+    assert_eq!((auth(&token).status, auth(&token).status), (200, 200));
+    let other = portcullis_native::SqliteKv::open(&server.data_dir().join("kv.sqlite")).unwrap();
+    futures::executor::block_on(portcullis::Kv::delete(&other, &format!("token:{key}"))).unwrap();
+    std::thread::sleep(Duration::from_millis(5));
+    assert_eq!(auth(&token).status, 401);
+}
+
+/// With `--no-reuse` every request goes to the component.
+#[test]
+fn no_reuse_calls_the_component_every_time() {
+    let server = Server::start_with(&["--no-reuse"], &[SCOPES]);
+    let bootstrap = server.bootstrap_token();
+    let (token, _) = alice_token(&server, &bootstrap);
+    for _ in 0..3 {
+        assert_eq!(server.request("GET", "/auth?scope=read:all", Some(&token), None).status, 200);
+    }
+    assert!(server.wait_for_log("GET /auth 200 "), "{:#?}", server.log_lines());
+    server.request("GET", "/health", None, None);
+    assert!(server.wait_for_log("GET /health 200 "), "{:#?}", server.log_lines());
+    assert!(server.log_lines().iter().all(|l| !l.contains("reused")), "{:#?}", server.log_lines());
+}
+
 #[test]
 fn error_statuses() {
     let server = Server::start(&[SCOPES]);

@@ -16,7 +16,7 @@ pub use memory_kv::MemoryKv;
 pub use postgres::{number_placeholders, PostgresSql};
 #[cfg(feature = "redis")]
 pub use redis_kv::RedisKv;
-pub use sqlite::SqliteSql;
+pub use sqlite::{SqliteSql, SNAPSHOT_REUSE};
 pub use sqlite_kv::SqliteKv;
 pub use system::{system_millis, OsRandom};
 

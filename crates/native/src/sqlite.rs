@@ -27,11 +27,14 @@ struct Handle {
     conn: Connection,
     /// When the open read transaction began; `None` when there is none.
     reading_since: Option<Instant>,
+    /// SQLite's data version in the open read transaction, once asked for.
+    data_version: Option<i64>,
 }
 
 impl Handle {
     /// Ends the read transaction, if one is open.
     fn end_read(&mut self) {
+        self.data_version = None;
         if self.reading_since.take().is_some() && !self.conn.is_autocommit() {
             // A read-only transaction has nothing to commit; should COMMIT fail, ROLLBACK ends it.
             if self.conn.execute_batch("COMMIT").is_err() {
@@ -63,7 +66,7 @@ impl SqliteSql {
         conn.pragma_update(None, "foreign_keys", "ON").map_err(store_error)?;
         conn.busy_timeout(std::time::Duration::from_secs(5)).map_err(store_error)?;
         Ok(SqliteSql {
-            conn: Arc::new(Mutex::new(Handle { conn, reading_since: None })),
+            conn: Arc::new(Mutex::new(Handle { conn, reading_since: None, data_version: None })),
             sweeper: Arc::new(Once::new()),
         })
     }
@@ -87,6 +90,36 @@ impl SqliteSql {
     /// file locks of its own (a WAL read transaction takes and releases one per start), at the
     /// price of not seeing another process's writes for up to that long.
     pub(crate) fn with_snapshot<T>(&self, f: impl FnOnce(&Connection) -> rusqlite::Result<T>) -> Result<T, StoreError> {
+        let mut handle = self.snapshot()?;
+        let result = f(&handle.conn);
+        if result.is_err() {
+            handle.end_read();
+        }
+        result.map_err(store_error)
+    }
+
+    /// SQLite's data version as [`SqliteSql::with_snapshot`] reads see it (`PRAGMA
+    /// data_version`): it moves when another connection, another process's say, commits a write,
+    /// and never for this handle's own writes. Asked once per read transaction.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        let mut handle = self.snapshot()?;
+        if let Some(version) = handle.data_version {
+            return Ok(version);
+        }
+        match handle.conn.query_row("PRAGMA data_version", [], |row| row.get(0)) {
+            Ok(version) => {
+                handle.data_version = Some(version);
+                Ok(version)
+            }
+            Err(e) => {
+                handle.end_read();
+                Err(store_error(e))
+            }
+        }
+    }
+
+    /// The handle, in a read transaction begun at most [`SNAPSHOT_REUSE`] ago.
+    fn snapshot(&self) -> Result<MutexGuard<'_, Handle>, StoreError> {
         self.sweeper.call_once(|| start_sweeper(Arc::downgrade(&self.conn)));
         let mut handle = lock(&self.conn);
         if handle.reading_since.is_none_or(|since| since.elapsed() >= SNAPSHOT_REUSE) {
@@ -94,11 +127,7 @@ impl SqliteSql {
             handle.conn.execute_batch("BEGIN").map_err(store_error)?;
             handle.reading_since = Some(Instant::now());
         }
-        let result = f(&handle.conn);
-        if result.is_err() {
-            handle.end_read();
-        }
-        result.map_err(store_error)
+        Ok(handle)
     }
 }
 

@@ -45,6 +45,13 @@ impl SqliteKv {
         Ok(SqliteKv { db, now })
     }
 
+    /// A version of what the table holds that moves when another connection (another process,
+    /// say) writes to it, and not for this handle's own writes: [`SqliteSql::data_version`].
+    /// A read may trail another process's write by up to [`crate::SNAPSHOT_REUSE`]; so may this.
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        self.db.data_version()
+    }
+
     /// Deletes expired entries; returns how many.
     pub fn purge_expired(&self) -> Result<usize, StoreError> {
         let now = (self.now)();
@@ -184,5 +191,27 @@ mod tests {
             kv.db.is_idle()
         });
         assert!(ended, "the idle read transaction was not ended");
+    }
+
+    #[test]
+    fn the_data_version_moves_for_other_connections_writes_only() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("kv.sqlite");
+        let (kv, other) = (SqliteKv::open(&path).unwrap(), SqliteKv::open(&path).unwrap());
+        let first = kv.data_version().unwrap();
+        // Its own writes leave it where it was.
+        block_on(kv.set("token:a", b"ours")).unwrap();
+        block_on(kv.delete("token:a")).unwrap();
+        std::thread::sleep(crate::sqlite::SNAPSHOT_REUSE);
+        assert_eq!(kv.data_version().unwrap(), first);
+        // Another connection's write moves it, once the snapshot's window has passed.
+        block_on(other.set("token:b", b"theirs")).unwrap();
+        std::thread::sleep(crate::sqlite::SNAPSHOT_REUSE);
+        let second = kv.data_version().unwrap();
+        assert_ne!(second, first);
+        // And only then: reading again changes nothing.
+        std::thread::sleep(crate::sqlite::SNAPSHOT_REUSE);
+        assert_eq!(kv.data_version().unwrap(), second);
+        assert_eq!(block_on(kv.get("token:b")).unwrap(), Some(b"theirs".to_vec()));
     }
 }

@@ -65,20 +65,31 @@ pub struct Server {
 }
 
 impl Server {
-    /// Starts `portcullis serve` with `env` added to its environment.
-    /// Starts `portcullis serve` on a new temporary data directory.
+    /// Starts `portcullis serve` on a new temporary data directory, with `env` added to its
+    /// environment.
     pub fn start(env: &[(&str, &str)]) -> Server {
+        Server::start_with(&[], env)
+    }
+
+    /// [`Server::start`] with more arguments of `serve`.
+    pub fn start_with(args: &[&str], env: &[(&str, &str)]) -> Server {
         let temp = tempfile::tempdir().expect("a temporary directory");
-        let mut server = Server::start_at(&temp.path().join("data"), env);
+        let mut server = Server::start_at_with(&temp.path().join("data"), args, env);
         server._temp = Some(temp);
         server
     }
 
     /// Starts `portcullis serve` on `data` (which the caller removes).
     pub fn start_at(data: &std::path::Path, env: &[(&str, &str)]) -> Server {
+        Server::start_at_with(data, &[], env)
+    }
+
+    fn start_at_with(data: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Server {
         let mut command = Command::new(env!("CARGO_BIN_EXE_portcullis"));
         command
-            .args(["serve", "--listen", "127.0.0.1:0", "--data"])
+            .args(["serve", "--listen", "127.0.0.1:0"])
+            .args(args)
+            .arg("--data")
             .arg(data)
             .arg("--component")
             .arg(component())
