@@ -71,7 +71,9 @@ impl Api {
 
     /// Three dot-separated parts and no token prefix: a JWT (else an opaque token).
     fn is_jwt(&self, token: &str) -> bool {
-        token.split('.').count() == 3 && !token.starts_with(&format!("{}-", self.tokens.config().prefix))
+        let prefixed =
+            token.strip_prefix(self.tokens.config().prefix.as_str()).is_some_and(|rest| rest.starts_with('-'));
+        token.split('.').count() == 3 && !prefixed
     }
 
     /// `GET /auth`: 200 with identity headers when the token has the scopes asked for, 401

@@ -40,12 +40,6 @@ pub fn request<B>(req: &Request<B>) -> BodylessRequest {
     }
 }
 
-/// The component's response for hyper; `None` if it is not a valid HTTP response.
-pub fn response(response: BodylessResponse) -> Option<Response<HyperOutgoingBody>> {
-    let (status, headers) = head(&response)?;
-    Some(build(status, headers, Bytes::from(response.body)))
-}
-
 /// The status and headers of the component's response; `None` if they are not valid HTTP.
 pub fn head(response: &BodylessResponse) -> Option<(StatusCode, HeaderMap)> {
     let status = StatusCode::from_u16(response.status).ok()?;

@@ -94,46 +94,54 @@ impl Storage {
     }
 }
 
+/// Where a KV call goes: a store driven in place (the embedded one, memory), or Redis.
+enum KvTarget<'a> {
+    InPlace(&'a (dyn Kv + Send + Sync)),
+    Redis(&'a RedisKv),
+}
+
 impl KvBackend {
-    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+    fn target(&self) -> KvTarget<'_> {
         match self {
-            KvBackend::Sqlite(kv) => block_on(kv.get(key)),
-            KvBackend::Local(kv) => block_on(kv.get(key)),
-            KvBackend::Redis(redis) => redis.get_send(key).await,
+            KvBackend::Sqlite(kv) => KvTarget::InPlace(kv),
+            KvBackend::Local(kv) => KvTarget::InPlace(kv.as_ref()),
+            KvBackend::Redis(redis) => KvTarget::Redis(redis),
+        }
+    }
+
+    async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, StoreError> {
+        match self.target() {
+            KvTarget::InPlace(kv) => block_on(kv.get(key)),
+            KvTarget::Redis(redis) => redis.get_send(key).await,
         }
     }
 
     async fn set(&self, key: &str, value: &[u8], ttl_seconds: Option<u64>) -> Result<(), StoreError> {
-        match (self, ttl_seconds) {
-            (KvBackend::Sqlite(kv), None) => block_on(kv.set(key, value)),
-            (KvBackend::Sqlite(kv), Some(ttl)) => block_on(kv.set_with_ttl(key, value, ttl)),
-            (KvBackend::Local(kv), None) => block_on(kv.set(key, value)),
-            (KvBackend::Local(kv), Some(ttl)) => block_on(kv.set_with_ttl(key, value, ttl)),
-            (KvBackend::Redis(redis), ttl) => redis.set_send(key, value, ttl).await,
+        match (self.target(), ttl_seconds) {
+            (KvTarget::InPlace(kv), None) => block_on(kv.set(key, value)),
+            (KvTarget::InPlace(kv), Some(ttl)) => block_on(kv.set_with_ttl(key, value, ttl)),
+            (KvTarget::Redis(redis), ttl) => redis.set_send(key, value, ttl).await,
         }
     }
 
     async fn delete(&self, key: &str) -> Result<(), StoreError> {
-        match self {
-            KvBackend::Sqlite(kv) => block_on(kv.delete(key)),
-            KvBackend::Local(kv) => block_on(kv.delete(key)),
-            KvBackend::Redis(redis) => redis.delete_send(key).await,
+        match self.target() {
+            KvTarget::InPlace(kv) => block_on(kv.delete(key)),
+            KvTarget::Redis(redis) => redis.delete_send(key).await,
         }
     }
 
     async fn exists(&self, key: &str) -> Result<bool, StoreError> {
-        match self {
-            KvBackend::Sqlite(kv) => block_on(kv.exists(key)),
-            KvBackend::Local(kv) => block_on(kv.exists(key)),
-            KvBackend::Redis(redis) => redis.exists_send(key).await,
+        match self.target() {
+            KvTarget::InPlace(kv) => block_on(kv.exists(key)),
+            KvTarget::Redis(redis) => redis.exists_send(key).await,
         }
     }
 
     async fn list_keys(&self, prefix: &str, cursor: Option<&str>) -> Result<KeyPage, StoreError> {
-        match self {
-            KvBackend::Sqlite(kv) => block_on(kv.list_keys(prefix, cursor)),
-            KvBackend::Local(kv) => block_on(kv.list_keys(prefix, cursor)),
-            KvBackend::Redis(redis) => redis.list_keys_send(prefix, cursor).await,
+        match self.target() {
+            KvTarget::InPlace(kv) => block_on(kv.list_keys(prefix, cursor)),
+            KvTarget::Redis(redis) => redis.list_keys_send(prefix, cursor).await,
         }
     }
 }
