@@ -91,7 +91,7 @@ if (http.length) {
   p(`## \`/auth\` on \`portcullis serve\` (SQLite + embedded KV${pg ? '; PostgreSQL + Redis' : ''}) vs a bare hyper server`, '',
     `\`wrk -t1 -cN --latency\` from a separate process, loopback, ${http[0].seconds} s per server and connection count in ${http[0].rounds ?? 1} interleaved round(s)`,
     '(every server up at once; each figure is the median of the rounds); ours answers `GET /auth?scope=read:all` with a user token (200);',
-    `bare hyper (\`crates/bench/src/bin/bare-hyper.rs\`) answers 200 to anything.${called ? ' "ours" is `serve` as shipped: wrk repeats one token, so the host calls the component about once a second and answers the rest from memory (answer reuse, crates/host/README.md) until KV changes; "--no-reuse" is the same server calling the component for every request.' : ''}${pg ? ' "PG + Redis": the same server with `--sql postgres://` and `--kv redis://` (loopback servers of scripts/services.sh).' : ''}`, '',
+    `bare hyper (\`crates/bench/src/bin/bare-hyper.rs\`) answers 200 to anything.${called ? ' "ours" is `serve` as shipped: wrk repeats one token, so the host calls the component about once a second and answers the rest from memory (answer reuse, crates/host/README.md) until a KV key the answer read is written; "--no-reuse" is the same server calling the component for every request.' : ''}${pg ? ' "PG + Redis": the same server with `--sql postgres://` and `--kv redis://` (loopback servers of scripts/services.sh).' : ''}`, '',
     'CPU µs/req: the server process\'s user + system time (`/proc/PID/stat`) over its wrk runs, per request answered (median of the rounds).', '',
     `| connections | hyper req/s | hyper p50 | hyper p99 | ours req/s | ours p50 | ours p99 | ours / hyper | target >= 0.5x | CPU µs/req hyper | ours |${called ? ' --no-reuse req/s | p50 | p99 | / hyper | CPU µs/req |' : ''}${pg ? ' PG + Redis req/s | p50 | p99 | / hyper | CPU µs/req |' : ''}`,
     `|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|---:|${called ? '---:|---:|---:|---:|---:|' : ''}${pg ? '---:|---:|---:|---:|---:|' : ''}`);
@@ -101,6 +101,22 @@ if (http.length) {
     p(`| ${r.connections} | ${n(r.hyper_rps)} | ${ms(r.hyper_p50_ms)} | ${ms(r.hyper_p99_ms)} | ${n(r.ours_rps)} | ${ms(r.ours_p50_ms)} | ${ms(r.ours_p99_ms)} | ${x(r.ratio)} | ${verdict(r.ratio >= 0.5)}${r.ours_non2xx ? ` (${r.ours_non2xx} non-2xx!)` : ''} | ${perRequest(r.hyper_cpu_us)} | ${perRequest(r.ours_cpu_us)} |${calledCells}${pgCells}`);
   }
   p('');
+  const writes = http.filter((r) => r.ours_writes_rps != null);
+  if (writes.length) {
+    p('### Many users, while tokens are created', '',
+      'The same servers and wrk runs, as many users: each request presents one of 1,000 user tokens drawn at random',
+      '(`bench/random-token.lua`), while the benchmark creates more user tokens through the server\'s API (`POST /auth/api/v1/tokens`,',
+      'one request at a time, each a KV write and SQL rows) at the rate given: the writes of logins and new tokens. A kept answer',
+      'ends when a key its call read is written, and these writes are to other keys; each token\'s answer is still made anew',
+      'every second. "hyper" is the run above.', '',
+      '| connections | hyper req/s | ours req/s | p99 | / hyper | tokens created/s | --no-reuse req/s | p99 | / hyper | tokens created/s |',
+      '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|');
+    const bad = (count) => (count ? ` (${count} non-2xx!)` : '');
+    for (const r of writes) {
+      p(`| ${r.connections} | ${n(r.hyper_rps)} | ${n(r.ours_writes_rps)} | ${ms(r.ours_writes_p99_ms)} | ${x(r.ours_writes_ratio)}${bad(r.ours_writes_non2xx)} | ${n(r.ours_writes_per_s)} | ${n(r.called_writes_rps)} | ${ms(r.called_writes_p99_ms)} | ${x(r.called_writes_ratio)}${bad(r.called_writes_non2xx)} | ${n(r.called_writes_per_s)} |`);
+    }
+    p('');
+  }
 }
 // Rows from before the workerd setup was measured have no `setup`: they were under wrangler.
 const SETUP_TEXT = {

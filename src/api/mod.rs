@@ -40,11 +40,11 @@ impl Default for ApiOptions {
 pub struct ErrorLog(pub String);
 
 /// Attached to a response that depends on nothing but the request's method, path and query, the
-/// values of the [`Reusable::VARY`] request headers, the clock, and what KV holds. A host that
-/// sees every write to its KV (`portcullis serve` on its embedded store: its own writes, and
-/// other processes' through SQLite's data version) may give the same response to the same
-/// request for up to `millis` without asking the API again, as long as KV has not changed since
-/// before the request that made it.
+/// values of the [`Reusable::VARY`] request headers, the clock, and the KV keys its handling
+/// read. A host that sees every write to its KV (`portcullis serve` on its embedded store: its
+/// own writes, and other processes' through SQLite's data version) may give the same response to
+/// the same request for up to `millis` without asking the API again, as long as none of those
+/// keys has been written since before the request that made it.
 ///
 /// Only `GET /auth` sets it: when it answers 200 for an opaque token and delegates nothing. The
 /// window never reaches past the token's expiry.

@@ -15,7 +15,8 @@ commands:
                       --www DIR                also serve the pages in DIR (GET outside the API)
                       --no-reuse               call the component for every request (by default a
                                                repeated /auth is answered again for up to 1 s
-                                               while KV is unchanged; embedded KV only)
+                                               while the KV keys it read are unchanged;
+                                               embedded KV only)
   bootstrap-token   print the bootstrap admin token (created on first use)
   expire            delete expired tokens now
   audit [--fix]     compare KV with SQL (and repair)

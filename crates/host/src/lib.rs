@@ -20,7 +20,7 @@ mod storage;
 pub use bindings::{AuditIssue, Failure, Managed, ManagedPre, TokenData};
 pub use cache::load_component;
 pub use http_hooks::DenyOutgoingHttp;
-pub use storage::{KvBackend, KvVersion, SqlBackend, Storage};
+pub use storage::{KeyHash, KvBackend, KvVersion, SqlBackend, Storage};
 
 /// Adds the `kv` and `sql` imports, backed by the [`Storage`] that `get` finds in the store.
 pub fn add_to_linker<T: Send + 'static>(

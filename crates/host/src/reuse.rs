@@ -1,10 +1,14 @@
 //! Answers `portcullis serve` gives again without calling the component. A `bodyless-http`
 //! response may say for how long it holds and which request headers it depends on (`reuse-ms`
 //! and `vary` in wit/service.wit; the core sets them on `/auth`'s successes for opaque tokens).
-//! Such an answer is kept for that long and given to the same request, as long as KV is
-//! unchanged since before the request that made it ([`KvVersion`]): a revocation, a scope
-//! change, any write to KV by this process or another one, ends every kept answer at once.
+//! Such an answer is kept for that long and given to the same request, as long as the KV keys
+//! its call read are unchanged since before that call ([`Storage::kv_unchanged`]): a
+//! revocation or a scope change, written to the token's record, ends the token's kept answers at
+//! once, while other writes (logins, new tokens, the expiry pass) leave them be. A write to the
+//! KV file by another process, whose keys cannot be known, ends every kept answer.
 //! A repeated `/auth` then costs hyper, a hash and a lookup instead of a guest call.
+//!
+//! [`Storage::kv_unchanged`]: portcullis_host::Storage::kv_unchanged
 //!
 //! Requests are told apart by method, path with query, and the names and values of their `vary`
 //! headers, hashed with SHA-256: no credential is kept, and the keys compared are digests.
@@ -17,7 +21,7 @@ use bytes::Bytes;
 use hyper::header::{HeaderMap, HeaderName};
 use hyper::{Method, Request, StatusCode};
 use portcullis::api::Reusable;
-use portcullis_host::KvVersion;
+use portcullis_host::{KeyHash, KvVersion};
 use sha2::{Digest as _, Sha256};
 
 /// The kept answers of one server.
@@ -40,7 +44,9 @@ type VaryNames = Arc<[HeaderName]>;
 /// A kept answer.
 #[derive(Clone)]
 pub struct Answer {
+    /// Made from what `reads` held at `version`.
     version: KvVersion,
+    reads: Arc<[KeyHash]>,
     until: Instant,
     pub status: StatusCode,
     pub headers: HeaderMap,
@@ -51,20 +57,27 @@ impl Answers {
     /// Answers kept at most; past it, all are dropped and keeping starts over.
     const CAPACITY: usize = 4096;
 
-    /// The answer kept for `req`, if it is still good: within its time, and `version` (asked
-    /// only when there is one) is the version it was made at.
-    pub fn get<B>(&self, req: &Request<B>, version: impl FnOnce() -> Option<KvVersion>) -> Option<Answer> {
+    /// The answer kept for `req`, if it is still good: within its time, and `unchanged` (asked
+    /// only when there is one) says the keys it read hold what they held at its version.
+    pub fn get<B>(&self, req: &Request<B>, unchanged: impl FnOnce(KvVersion, &[KeyHash]) -> bool) -> Option<Answer> {
         let answer = {
             let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
             let vary = inner.vary.get(path_with_query(req))?.iter().find(|(method, _)| method == req.method())?;
             inner.kept.get(&digest(req, &vary.1))?.clone()
         };
-        (Instant::now() < answer.until && version() == Some(answer.version)).then_some(answer)
+        (Instant::now() < answer.until && unchanged(answer.version, &answer.reads)).then_some(answer)
     }
 
-    /// Keeps the answer to `req` made at `version` for `millis` (at most
-    /// [`Reusable::MAX_MILLIS`]), if its `vary` names are valid header names.
-    pub fn keep<B>(&self, req: &Request<B>, version: KvVersion, millis: u32, vary: &[String], answer: Kept) {
+    /// Keeps the answer to `req`, made from what the KV keys `reads` held at `version`, for
+    /// `millis` (at most [`Reusable::MAX_MILLIS`]), if its `vary` names are valid header names.
+    pub fn keep<B>(
+        &self,
+        req: &Request<B>,
+        (version, reads): (KvVersion, Vec<KeyHash>),
+        millis: u32,
+        vary: &[String],
+        answer: Kept,
+    ) {
         let Ok(vary) = vary.iter().map(|name| HeaderName::from_bytes(name.as_bytes())).collect::<Result<Arc<[_]>, _>>()
         else {
             return;
@@ -82,7 +95,7 @@ impl Answers {
             None => methods.push((req.method().clone(), vary)),
         }
         let Kept { status, headers, body } = answer;
-        inner.kept.insert(key, Answer { version, until, status, headers, body });
+        inner.kept.insert(key, Answer { version, reads: reads.into(), until, status, headers, body });
     }
 }
 
@@ -140,6 +153,11 @@ mod tests {
         Reusable::VARY.iter().map(|name| name.to_string()).collect()
     }
 
+    /// "Unchanged" exactly when the answer was made at `version`.
+    fn at(version: KvVersion) -> impl FnOnce(KvVersion, &[KeyHash]) -> bool {
+        move |made, _| made == version
+    }
+
     const V1: KvVersion = KvVersion { writes: 1, others: 7 };
     const V2: KvVersion = KvVersion { writes: 2, others: 7 };
     const V3: KvVersion = KvVersion { writes: 1, others: 8 };
@@ -148,24 +166,40 @@ mod tests {
     fn the_same_request_gets_the_kept_answer_while_the_version_holds() {
         let answers = Answers::default();
         let req = request("GET", "/auth?scope=read:all", &[("authorization", "Bearer a"), ("user-agent", "x")]);
-        assert!(answers.get(&req, || Some(V1)).is_none());
-        answers.keep(&req, V1, 1000, &vary(), answer("alice"));
-        let got = answers.get(&req, || Some(V1)).expect("kept");
+        assert!(answers.get(&req, at(V1)).is_none());
+        answers.keep(&req, (V1, vec![]), 1000, &vary(), answer("alice"));
+        let got = answers.get(&req, at(V1)).expect("kept");
         assert_eq!((got.status, got.headers["x-auth-request-user"].to_str().unwrap()), (StatusCode::OK, "alice"));
         // Headers outside `vary` do not matter.
         let other_agent = request("GET", "/auth?scope=read:all", &[("authorization", "Bearer a"), ("user-agent", "y")]);
-        assert!(answers.get(&other_agent, || Some(V1)).is_some());
-        // Any write to KV since, or a store whose version cannot be read, ends it.
-        assert!(answers.get(&req, || Some(V2)).is_none());
-        assert!(answers.get(&req, || Some(V3)).is_none());
-        assert!(answers.get(&req, || None).is_none());
+        assert!(answers.get(&other_agent, at(V1)).is_some());
+        // A change since, or a store whose version cannot be read, ends it.
+        assert!(answers.get(&req, at(V2)).is_none());
+        assert!(answers.get(&req, at(V3)).is_none());
+        assert!(answers.get(&req, |_, _| false).is_none());
+    }
+
+    #[test]
+    fn an_answer_is_checked_against_the_version_and_keys_it_was_made_from() {
+        let answers = Answers::default();
+        let req = request("GET", "/auth?scope=read:all", &[("authorization", "Bearer a")]);
+        answers.keep(&req, (V2, vec![7, 11]), 1000, &vary(), answer("alice"));
+        let mut asked = None;
+        assert!(answers
+            .get(&req, |version, reads| {
+                asked = Some((version, reads.to_vec()));
+                true
+            })
+            .is_some());
+        assert_eq!(asked, Some((V2, vec![7, 11])));
+        assert!(answers.get(&req, |_, _| false).is_none());
     }
 
     #[test]
     fn any_difference_in_method_path_query_or_vary_headers_is_another_request() {
         let answers = Answers::default();
         let req = request("GET", "/auth?scope=read:all", &[("authorization", "Bearer a")]);
-        answers.keep(&req, V1, 1000, &vary(), answer("alice"));
+        answers.keep(&req, (V1, vec![]), 1000, &vary(), answer("alice"));
         for other in [
             request("HEAD", "/auth?scope=read:all", &[("authorization", "Bearer a")]),
             request("GET", "/auth?scope=write:all", &[("authorization", "Bearer a")]),
@@ -176,13 +210,7 @@ mod tests {
             request("GET", "/auth?scope=read:all", &[("authorization", "Bearer a"), ("origin", "https://x.example")]),
             request("GET", "/auth?scope=read:all", &[("authorization", "Bearer a"), ("sec-fetch-site", "none")]),
         ] {
-            assert!(
-                answers.get(&other, || Some(V1)).is_none(),
-                "{} {} {:?}",
-                other.method(),
-                other.uri(),
-                other.headers()
-            );
+            assert!(answers.get(&other, at(V1)).is_none(), "{} {} {:?}", other.method(), other.uri(), other.headers());
         }
     }
 
@@ -190,11 +218,11 @@ mod tests {
     fn an_answer_is_kept_for_its_time_and_never_past_the_longest() {
         let answers = Answers::default();
         let req = request("GET", "/auth?scope=read:all", &[("authorization", "Bearer a")]);
-        answers.keep(&req, V1, 20, &vary(), answer("alice"));
-        assert!(answers.get(&req, || Some(V1)).is_some());
+        answers.keep(&req, (V1, vec![]), 20, &vary(), answer("alice"));
+        assert!(answers.get(&req, at(V1)).is_some());
         std::thread::sleep(Duration::from_millis(25));
-        assert!(answers.get(&req, || Some(V1)).is_none());
-        answers.keep(&req, V1, u32::MAX, &vary(), answer("alice"));
+        assert!(answers.get(&req, at(V1)).is_none());
+        answers.keep(&req, (V1, vec![]), u32::MAX, &vary(), answer("alice"));
         let until = answers.inner.lock().unwrap().kept.values().next().unwrap().until;
         assert!(until <= Instant::now() + Duration::from_millis(Reusable::MAX_MILLIS.into()));
     }
@@ -203,20 +231,20 @@ mod tests {
     fn invalid_vary_names_keep_nothing_and_a_full_store_starts_over() {
         let answers = Answers::default();
         let req = request("GET", "/auth?scope=read:all", &[("authorization", "Bearer a")]);
-        answers.keep(&req, V1, 1000, &["not a header".to_owned()], answer("alice"));
-        assert!(answers.get(&req, || Some(V1)).is_none());
+        answers.keep(&req, (V1, vec![]), 1000, &["not a header".to_owned()], answer("alice"));
+        assert!(answers.get(&req, at(V1)).is_none());
         for i in 0..Answers::CAPACITY {
             let token = format!("Bearer {i}");
             answers.keep(
                 &request("GET", "/auth?scope=read:all", &[("authorization", &token)]),
-                V1,
+                (V1, vec![]),
                 1000,
                 &vary(),
                 answer("bob"),
             );
         }
         assert_eq!(answers.inner.lock().unwrap().kept.len(), Answers::CAPACITY);
-        answers.keep(&req, V1, 1000, &vary(), answer("alice"));
+        answers.keep(&req, (V1, vec![]), 1000, &vary(), answer("alice"));
         let inner = answers.inner.lock().unwrap();
         assert_eq!((inner.kept.len(), inner.vary.len()), (1, 1));
     }

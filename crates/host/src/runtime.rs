@@ -48,6 +48,13 @@ pub struct Ctx {
     log: GuestLog,
 }
 
+impl Ctx {
+    /// This store's storage: its own clone of the runtime's, which records what its calls read.
+    pub fn storage_mut(&mut self) -> &mut Storage {
+        &mut self.storage
+    }
+}
+
 impl WasiView for Ctx {
     fn ctx(&mut self) -> WasiCtxView<'_> {
         WasiCtxView { ctx: &mut self.wasi, table: &mut self.table }

@@ -127,11 +127,14 @@ async fn handle(peer: &Peer, mut req: Request<Incoming>) -> Response<HyperOutgoi
     // Only a GET without a body can be answered again (`/auth`).
     let answers = peer.answers.as_deref().filter(|_| method == Method::GET && portcullis_host::bodyless::fits(&req));
     let storage = peer.runtime.storage();
-    if let Some(answer) = answers.and_then(|answers| answers.get(&req, || storage.kv_version())) {
+    if let Some(answer) =
+        answers.and_then(|answers| answers.get(&req, |version, reads| storage.kv_unchanged(version, reads)))
+    {
         peer.log.line(format!("{method} {path} {} {} reused", answer.status.as_u16(), Millis(started)));
         return portcullis_host::bodyless::build(answer.status, answer.headers, answer.body);
     }
-    // Read before the guest reads KV: an answer is kept with the version it may be older than.
+    // Read before the guest reads KV: an answer is kept with the version it may be older than,
+    // and the keys the guest read.
     let keep = answers.and_then(|answers| Some((answers, storage.kv_version()?)));
     match &peer.client_ip {
         Some(ip) => req.headers_mut().insert(CLIENT_IP_HEADER, ip.clone()),
@@ -159,7 +162,8 @@ impl std::fmt::Display for Millis {
 }
 
 /// The guest's response and what it logged; an error and the log when it gave none.
-/// With `keep`, a reusable answer is kept in those answers at that version.
+/// With `keep`, a reusable answer is kept in those answers at that version, with the KV keys
+/// its call read.
 async fn run_guest(
     runtime: &Runtime,
     req: Request<Incoming>,
@@ -190,16 +194,20 @@ async fn run_bodyless(
     let Some(bodyless) = bodyless else {
         return Err(anyhow::anyhow!("the component exports no bodyless-http"));
     };
+    if keep.is_some() {
+        store.data_mut().storage_mut().record_reads();
+    }
     match bodyless.portcullis_auth_bodyless_http().call_handle(&mut *store, &request).await {
         Ok(response) => {
+            let reads = store.data_mut().storage_mut().take_reads();
             runtime.recycle(instance);
             let Some((status, headers)) = portcullis_host::bodyless::head(&response) else {
                 return Err(anyhow::anyhow!("the component answered with an invalid response"));
             };
             let body = Bytes::from(response.body);
-            if let Some((answers, version)) = keep.filter(|_| response.reuse_ms > 0) {
+            if let Some(((answers, version), reads)) = keep.zip(reads).filter(|_| response.reuse_ms > 0) {
                 let kept = Kept { status, headers: headers.clone(), body: body.clone() };
-                answers.keep(req, version, response.reuse_ms, &response.vary, kept);
+                answers.keep(req, (version, reads), response.reuse_ms, &response.vary, kept);
             }
             Ok(portcullis_host::bodyless::build(status, headers, body))
         }

@@ -4,8 +4,10 @@
 //! As in wasmtime's `wasi-keyvalue`: guest input is clamped, backend failures go back to the
 //! guest as WIT error values, and only host faults trap.
 
+use std::collections::VecDeque;
+use std::hash::{BuildHasher, BuildHasherDefault, DefaultHasher};
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex, PoisonError};
 
 use futures::executor::block_on;
 use portcullis::{Dialect, KeyPage, Kv, QueryResult, Sql, Statement, StoreError, Value};
@@ -43,13 +45,18 @@ pub enum SqlBackend {
     Postgres(PostgresSql),
 }
 
+/// Most recent KV writes whose keys are remembered ([`KvWrites`]).
+const RECENT_WRITES: usize = 4096;
+
 /// The storage one host process serves with; cloned into every store.
 #[derive(Clone)]
 pub struct Storage {
     pub kv: KvBackend,
     pub sql: SqlBackend,
-    /// Writes to `kv` through this storage and its clones, each counted once it has ended.
-    kv_writes: Arc<AtomicU64>,
+    /// Writes to `kv` through this storage and its clones.
+    kv_writes: Arc<KvWrites>,
+    /// The keys read through this clone since [`Storage::record_reads`], while recording.
+    reads: Option<KvReads>,
 }
 
 /// A version of what KV holds ([`Storage::kv_version`]): two are equal only if nothing was
@@ -62,9 +69,63 @@ pub struct KvVersion {
     pub others: i64,
 }
 
+/// A KV key as the write log and read sets know it: a 64-bit hash. Two keys with one hash only
+/// make an answer end early.
+pub type KeyHash = u64;
+
+fn key_hash(key: &str) -> KeyHash {
+    BuildHasherDefault::<DefaultHasher>::default().hash_one(key)
+}
+
+/// This process's writes to KV: how many, and the keys of the latest [`RECENT_WRITES`].
+#[derive(Default)]
+struct KvWrites {
+    /// Writes counted so far; a write is counted once it has ended.
+    count: AtomicU64,
+    /// `(count after it, key)` of the latest writes, oldest first: consecutive counts.
+    recent: Mutex<VecDeque<(u64, KeyHash)>>,
+}
+
+impl KvWrites {
+    fn record(&self, key: &str) {
+        let mut recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        let count = self.count.load(Ordering::Acquire) + 1;
+        if recent.len() == RECENT_WRITES {
+            recent.pop_front();
+        }
+        recent.push_back((count, key_hash(key)));
+        self.count.store(count, Ordering::Release);
+    }
+
+    /// Whether no write counted after the first `since` had one of `keys`; `false` when the
+    /// writes since are no longer all remembered.
+    fn spare(&self, since: u64, keys: &[KeyHash]) -> bool {
+        if self.count.load(Ordering::Acquire) == since {
+            return true;
+        }
+        let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
+        let Some(&(oldest, _)) = recent.front() else {
+            return false;
+        };
+        if oldest > since + 1 {
+            return false;
+        }
+        let after = usize::try_from(since + 1 - oldest).unwrap_or(usize::MAX);
+        recent.iter().skip(after).all(|(_, key)| !keys.contains(key))
+    }
+}
+
+/// What a call read from storage, as [`Storage::take_reads`] gives it.
+#[derive(Default, Clone)]
+struct KvReads {
+    keys: Vec<KeyHash>,
+    /// Something was read whose writes are not followed: a key listing, SQL.
+    untracked: bool,
+}
+
 impl Storage {
     pub fn new(kv: KvBackend, sql: SqlBackend) -> Storage {
-        Storage { kv, sql, kv_writes: Arc::default() }
+        Storage { kv, sql, kv_writes: Arc::default(), reads: None }
     }
 
     /// Storage on local backends (SQLite, memory).
@@ -82,14 +143,47 @@ impl Storage {
         };
         // A write of ours changes the data before it is counted: a version read before the count
         // never matches one read after it, and one read after it was read after the change.
-        let writes = self.kv_writes.load(Ordering::Acquire);
+        let writes = self.kv_writes.count.load(Ordering::Acquire);
         let others = kv.data_version().ok()?;
         Some(KvVersion { writes, others })
     }
 
-    /// Counts a write to KV once it has ended (or failed: it may have been applied).
-    fn wrote_kv<T>(&self, result: Result<T, StoreError>) -> Result<T, StoreError> {
-        self.kv_writes.fetch_add(1, Ordering::AcqRel);
+    /// Whether `keys` hold what they held at `version`: no other process has written KV since
+    /// (SQLite's data version cannot tell which keys), and none of this process's writes since
+    /// was to one of them. `false` where [`Storage::kv_version`] is `None`, and when more writes
+    /// came since than the last [`RECENT_WRITES`] this process remembers.
+    pub fn kv_unchanged(&self, version: KvVersion, keys: &[KeyHash]) -> bool {
+        self.kv_version().is_some_and(|now| now.others == version.others) && self.kv_writes.spare(version.writes, keys)
+    }
+
+    /// Starts recording the KV keys read through this clone (a store's), for
+    /// [`Storage::take_reads`].
+    pub fn record_reads(&mut self) {
+        self.reads = Some(KvReads::default());
+    }
+
+    /// Stops recording and gives the keys read since [`Storage::record_reads`]: `None` if it was
+    /// not recording, or if something was read whose changes [`Storage::kv_unchanged`] cannot
+    /// see (a key listing, any SQL statement).
+    pub fn take_reads(&mut self) -> Option<Vec<KeyHash>> {
+        self.reads.take().filter(|reads| !reads.untracked).map(|reads| reads.keys)
+    }
+
+    fn read_kv(&mut self, key: &str) {
+        if let Some(reads) = &mut self.reads {
+            reads.keys.push(key_hash(key));
+        }
+    }
+
+    fn read_untracked(&mut self) {
+        if let Some(reads) = &mut self.reads {
+            reads.untracked = true;
+        }
+    }
+
+    /// Counts a write to `key` once it has ended (or failed: it may have been applied).
+    fn wrote_kv<T>(&self, key: &str, result: Result<T, StoreError>) -> Result<T, StoreError> {
+        self.kv_writes.record(key);
         result
     }
 }
@@ -197,6 +291,7 @@ impl kv::Host for Storage {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
+        self.read_kv(&key);
         Ok(self.kv.get(&key).await.map_err(kv_error))
     }
 
@@ -205,7 +300,7 @@ impl kv::Host for Storage {
             return Ok(Err(e));
         }
         let written = self.kv.set(&key, &value, None).await;
-        Ok(self.wrote_kv(written).map_err(kv_error))
+        Ok(self.wrote_kv(&key, written).map_err(kv_error))
     }
 
     async fn set_with_ttl(&mut self, key: String, value: Vec<u8>, ttl_seconds: u64) -> KvResult<()> {
@@ -213,7 +308,7 @@ impl kv::Host for Storage {
             return Ok(Err(e));
         }
         let written = self.kv.set(&key, &value, Some(ttl_seconds.max(1))).await;
-        Ok(self.wrote_kv(written).map_err(kv_error))
+        Ok(self.wrote_kv(&key, written).map_err(kv_error))
     }
 
     async fn delete(&mut self, key: String) -> KvResult<()> {
@@ -221,13 +316,14 @@ impl kv::Host for Storage {
             return Ok(Err(e));
         }
         let deleted = self.kv.delete(&key).await;
-        Ok(self.wrote_kv(deleted).map_err(kv_error))
+        Ok(self.wrote_kv(&key, deleted).map_err(kv_error))
     }
 
     async fn exists(&mut self, key: String) -> KvResult<bool> {
         if let Err(e) = check_key(&key) {
             return Ok(Err(e));
         }
+        self.read_kv(&key);
         Ok(self.kv.exists(&key).await.map_err(kv_error))
     }
 
@@ -235,6 +331,7 @@ impl kv::Host for Storage {
         if let Err(e) = check_key(&prefix) {
             return Ok(Err(e));
         }
+        self.read_untracked();
         let page = self.kv.list_keys(&prefix, cursor.as_deref()).await;
         Ok(page.map(|p| kv::KeyResponse { keys: p.keys, cursor: p.cursor }).map_err(kv_error))
     }
@@ -282,6 +379,7 @@ impl sql::Host for Storage {
         if let Err(e) = check_statement(&statement) {
             return Ok(Err(e));
         }
+        self.read_untracked();
         let params: Vec<Value> = params.into_iter().map(from_wit).collect();
         let result = self.sql.execute(&statement, &params).await.map_err(sql_error);
         Ok(result.map(|r| sql::QueryResult {
@@ -301,6 +399,7 @@ impl sql::Host for Storage {
         if let Some(e) = statements.iter().find_map(|s| check_statement(&s.statement).err()) {
             return Ok(Err(e));
         }
+        self.read_untracked();
         let statements: Vec<Statement> = statements
             .into_iter()
             .map(|s| Statement::new(s.statement, s.params.into_iter().map(from_wit).collect()))
@@ -313,5 +412,101 @@ impl sql::Host for Storage {
             Dialect::Sqlite => sql::SqlDialect::Sqlite,
             Dialect::Postgres => sql::SqlDialect::Postgres,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::time::Duration;
+
+    use kv::Host as _;
+    use portcullis_native::SqliteSql;
+    use sql::Host as _;
+
+    use super::*;
+
+    /// A call on the embedded store, which finishes when first polled.
+    fn run<T>(call: impl std::future::Future<Output = T>) -> T {
+        futures::FutureExt::now_or_never(call).expect("an in-place call finishes at once")
+    }
+
+    fn storage(dir: &std::path::Path) -> Storage {
+        let kv = SqliteKv::open(&dir.join("kv.sqlite")).unwrap();
+        let sql = SqliteSql::open(&dir.join("db.sqlite")).unwrap();
+        Storage::new(KvBackend::Sqlite(kv), SqlBackend::Local(Arc::new(sql)))
+    }
+
+    fn set(storage: &mut Storage, key: &str) {
+        run(storage.set(key.to_owned(), b"v".to_vec())).unwrap().unwrap();
+    }
+
+    #[test]
+    fn records_the_keys_a_call_reads_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut storage = storage(dir.path());
+        assert_eq!(storage.take_reads(), None, "not recording");
+        storage.record_reads();
+        run(storage.get("token:a".to_owned())).unwrap().unwrap();
+        run(storage.exists("user:b".to_owned())).unwrap().unwrap();
+        set(&mut storage, "token:c");
+        assert_eq!(storage.take_reads(), Some(vec![key_hash("token:a"), key_hash("user:b")]));
+        assert_eq!(storage.take_reads(), None, "recording ended");
+
+        // A listing or SQL statement is a read whose changes are not followed.
+        storage.record_reads();
+        run(storage.list_keys("token:".to_owned(), None)).unwrap().unwrap();
+        assert_eq!(storage.take_reads(), None);
+        storage.record_reads();
+        run(storage.execute("SELECT 1".to_owned(), Vec::new())).unwrap().unwrap();
+        assert_eq!(storage.take_reads(), None);
+    }
+
+    #[test]
+    fn keys_are_unchanged_until_one_of_them_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = storage(dir.path());
+        let read = [key_hash("token:a"), key_hash("user:a")];
+        let version = storage.kv_version().unwrap();
+        assert!(storage.kv_unchanged(version, &read));
+        // The clones a store gets share the write log.
+        let mut other_store = storage.clone();
+        set(&mut other_store, "token:b");
+        run(other_store.delete("token:c".to_owned())).unwrap().unwrap();
+        assert_ne!(storage.kv_version(), Some(version));
+        assert!(storage.kv_unchanged(version, &read));
+        assert!(storage.kv_unchanged(version, &[]));
+        set(&mut other_store, "user:a");
+        assert!(!storage.kv_unchanged(version, &read));
+        assert!(storage.kv_unchanged(storage.kv_version().unwrap(), &read));
+        run(other_store.delete("token:a".to_owned())).unwrap().unwrap();
+        assert!(!storage.kv_unchanged(version, &[key_hash("token:a")]));
+    }
+
+    #[test]
+    fn more_writes_than_are_remembered_end_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = storage(dir.path());
+        let version = storage.kv_version().unwrap();
+        for i in 0..RECENT_WRITES {
+            storage.kv_writes.record(&format!("token:{i}"));
+        }
+        assert!(storage.kv_unchanged(version, &[key_hash("token:a")]));
+        storage.kv_writes.record("token:b");
+        assert!(!storage.kv_unchanged(version, &[key_hash("token:a")]));
+        assert!(!storage.kv_unchanged(version, &[]));
+        let later = storage.kv_version().unwrap();
+        storage.kv_writes.record("token:b");
+        assert!(storage.kv_unchanged(later, &[key_hash("token:a")]));
+    }
+
+    #[test]
+    fn another_process_writing_the_file_ends_everything() {
+        let dir = tempfile::tempdir().unwrap();
+        let storage = storage(dir.path());
+        let version = storage.kv_version().unwrap();
+        let other = SqliteKv::open(&dir.path().join("kv.sqlite")).unwrap();
+        block_on(Kv::set(&other, "token:z", b"v")).unwrap();
+        std::thread::sleep(portcullis_native::SNAPSHOT_REUSE + Duration::from_millis(5));
+        assert!(!storage.kv_unchanged(version, &[key_hash("token:a")]));
     }
 }

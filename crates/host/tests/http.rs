@@ -132,6 +132,60 @@ fn repeated_auth_is_answered_again_until_kv_changes() {
     assert_eq!(auth(&token).status, 401);
 }
 
+/// A kept answer depends on the KV keys its call read: writes to other keys (another token
+/// created, used and revoked) leave it be; a write to its token's record ends it at once.
+#[test]
+fn kept_auth_answers_outlive_writes_to_other_keys() {
+    let server = Server::start(&[SCOPES]);
+    let bootstrap = server.bootstrap_token();
+    let (token, key) = alice_token(&server, &bootstrap);
+    let checks = std::cell::Cell::new(0);
+    let auth = |token: &str| {
+        checks.set(checks.get() + 1);
+        server.request("GET", "/auth?scope=read:all", Some(token), None).status
+    };
+    // The last /auth line in the log, once every check has been logged.
+    let last_check = || {
+        assert!(server.wait_for_logs("GET /auth ", checks.get()), "{:#?}", server.log_lines());
+        server.log_lines().into_iter().rfind(|l| l.contains("GET /auth ")).unwrap()
+    };
+    // The answer is kept for a second; should this machine take longer than that for the
+    // requests in between, the attempt is made again (at most 3 times).
+    let mut attempts = 0;
+    loop {
+        attempts += 1;
+        let started = Instant::now();
+        // The first check records the token's use (a write), so the second is the one kept.
+        assert_eq!([auth(&token), auth(&token), auth(&token)], [200; 3]);
+        assert!(last_check().contains(" reused"));
+        let created = server.request(
+            "POST",
+            "/auth/api/v1/tokens",
+            Some(&bootstrap),
+            Some(&json!({"username": "alice", "token_type": "user", "token_name": format!("phone {attempts}"), "scopes": ["read:all"]})),
+        );
+        assert_eq!(created.status, 201, "{:?}", created.json());
+        let other = created.json()["token"].as_str().unwrap().to_owned();
+        let other_key = other["pc-".len()..].split('.').next().unwrap().to_owned();
+        assert_eq!(auth(&other), 200);
+        let revoked =
+            server.request("DELETE", &format!("/auth/api/v1/users/alice/tokens/{other_key}"), Some(&bootstrap), None);
+        assert_eq!(revoked.status, 204);
+        assert_eq!(auth(&other), 401);
+        assert_eq!(auth(&token), 200);
+        if started.elapsed() < Duration::from_millis(800) {
+            let line = last_check();
+            assert!(line.contains(" reused"), "{line}");
+            break;
+        }
+        assert!(attempts < 3, "three attempts took longer than the answer is kept");
+    }
+
+    let deleted = server.request("DELETE", &format!("/auth/api/v1/users/alice/tokens/{key}"), Some(&bootstrap), None);
+    assert_eq!(deleted.status, 204);
+    assert_eq!(auth(&token), 401);
+}
+
 /// With `--no-reuse` every request goes to the component.
 #[test]
 fn no_reuse_calls_the_component_every_time() {

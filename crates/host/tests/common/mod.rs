@@ -195,14 +195,24 @@ impl Server {
 
     /// Waits (bounded) until a log line contains `needle`.
     pub fn wait_for_log(&self, needle: &str) -> bool {
+        self.wait_for_logs(needle, 1)
+    }
+
+    /// Waits (bounded) until at least `count` log lines contain `needle`.
+    pub fn wait_for_logs(&self, needle: &str, count: usize) -> bool {
         let deadline = Instant::now() + IO_TIMEOUT;
         while Instant::now() < deadline {
-            if self.log_lines().iter().any(|l| l.contains(needle)) {
+            if self.logs_with(needle) >= count {
                 return true;
             }
             std::thread::sleep(Duration::from_millis(20));
         }
         false
+    }
+
+    /// How many log lines so far contain `needle`.
+    pub fn logs_with(&self, needle: &str) -> usize {
+        self.log_lines().iter().filter(|l| l.contains(needle)).count()
     }
 }
 
