@@ -99,7 +99,7 @@ impl KvWrites {
 
     /// Whether no write counted after the first `since` had one of `keys`; `false` when the
     /// writes since are no longer all remembered.
-    fn spare(&self, since: u64, keys: &[KeyHash]) -> bool {
+    fn untouched_since(&self, since: u64, keys: &[KeyHash]) -> bool {
         if self.count.load(Ordering::Acquire) == since {
             return true;
         }
@@ -153,7 +153,8 @@ impl Storage {
     /// was to one of them. `false` where [`Storage::kv_version`] is `None`, and when more writes
     /// came since than the last [`RECENT_WRITES`] this process remembers.
     pub fn kv_unchanged(&self, version: KvVersion, keys: &[KeyHash]) -> bool {
-        self.kv_version().is_some_and(|now| now.others == version.others) && self.kv_writes.spare(version.writes, keys)
+        self.kv_version().is_some_and(|now| now.others == version.others)
+            && self.kv_writes.untouched_since(version.writes, keys)
     }
 
     /// Starts recording the KV keys read through this clone (a store's), for
