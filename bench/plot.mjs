@@ -16,6 +16,7 @@ const SERIES = [
   { name: 'bare hyper', bench: 'http-serve', key: 'hyper', color: '#0072B2', dash: '6 4', mark: 'square' },
   { name: 'portcullis serve', bench: 'http-serve', key: 'ours', color: '#D55E00', dash: '', mark: 'circle' },
   { name: 'portcullis serve --no-reuse', bench: 'http-serve', key: 'called', color: '#D55E00', dash: '2 3', mark: 'circle' },
+  { name: 'portcullis serve, 1,000 users while tokens are created', bench: 'http-serve', key: 'ours_writes', color: '#D55E00', dash: '8 3', mark: 'diamond' },
   { name: 'portcullis serve, PostgreSQL + Redis', bench: 'http-serve', key: 'pg', color: '#56B4E9', dash: '', mark: 'diamond' },
   { name: 'bare Worker', bench: 'http-worker', key: 'bare', color: '#009E73', dash: '6 4', mark: 'square' },
   { name: 'our Worker', bench: 'http-worker', key: 'ours', color: '#CC79A7', dash: '', mark: 'circle' },

@@ -21,13 +21,14 @@ pub fn claims_object(claims: &JwtClaims) -> JsValue {
     if !claims.extra.is_empty() {
         return claims_from_json(claims);
     }
-    let mut text = String::new();
-    let mut lengths = Vec::new();
-    for member in [&claims.iss, &claims.sub, &claims.jti].into_iter().chain(&claims.aud) {
+    let token_type = claims.token_type.as_str();
+    let members = || [&claims.iss, &claims.sub, &claims.jti].into_iter().chain(&claims.aud);
+    let mut text = String::with_capacity(members().map(String::len).sum::<usize>() + token_type.len());
+    let mut lengths = Vec::with_capacity(4 + claims.aud.len());
+    for member in members() {
         text.push_str(member);
         lengths.push(utf16_len(member));
     }
-    let token_type = claims.token_type.as_str();
     text.push_str(token_type);
     lengths.push(utf16_len(token_type));
     // JSON.parse gives the same number for every i64: the nearest double.
