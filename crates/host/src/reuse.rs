@@ -58,14 +58,34 @@ impl Answers {
     const CAPACITY: usize = 4096;
 
     /// The answer kept for `req`, if it is still good: within its time, and `unchanged` (asked
-    /// only when there is one) says the keys it read hold what they held at its version.
-    pub fn get<B>(&self, req: &Request<B>, unchanged: impl FnOnce(KvVersion, &[KeyHash]) -> bool) -> Option<Answer> {
-        let answer = {
+    /// only when there is one) gives a version at which the keys it read still hold what they
+    /// held at its version. The answer is then kept as of that version, so that the next
+    /// request is checked from there.
+    pub fn get<B>(
+        &self,
+        req: &Request<B>,
+        unchanged: impl FnOnce(KvVersion, &[KeyHash]) -> Option<KvVersion>,
+    ) -> Option<Answer> {
+        let (key, answer) = {
             let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
             let vary = inner.vary.get(path_with_query(req))?.iter().find(|(method, _)| method == req.method())?;
-            inner.kept.get(&digest(req, &vary.1))?.clone()
+            let key = digest(req, &vary.1);
+            (key, inner.kept.get(&key)?.clone())
         };
-        (Instant::now() < answer.until && unchanged(answer.version, &answer.reads)).then_some(answer)
+        if Instant::now() >= answer.until {
+            return None;
+        }
+        let now = unchanged(answer.version, &answer.reads)?;
+        if now != answer.version {
+            let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+            // Unless it was replaced or moved on meanwhile.
+            if let Some(kept) = inner.kept.get_mut(&key) {
+                if Arc::ptr_eq(&kept.reads, &answer.reads) && kept.version == answer.version {
+                    kept.version = now;
+                }
+            }
+        }
+        Some(answer)
     }
 
     /// Keeps the answer to `req`, made from what the KV keys `reads` held at `version`, for
@@ -154,13 +174,14 @@ mod tests {
     }
 
     /// "Unchanged" exactly when the answer was made at `version`.
-    fn at(version: KvVersion) -> impl FnOnce(KvVersion, &[KeyHash]) -> bool {
-        move |made, _| made == version
+    fn at(version: KvVersion) -> impl FnOnce(KvVersion, &[KeyHash]) -> Option<KvVersion> {
+        move |made, _| (made == version).then_some(made)
     }
 
     const V1: KvVersion = KvVersion { writes: 1, others: 7 };
     const V2: KvVersion = KvVersion { writes: 2, others: 7 };
     const V3: KvVersion = KvVersion { writes: 1, others: 8 };
+    const V4: KvVersion = KvVersion { writes: 5, others: 7 };
 
     #[test]
     fn the_same_request_gets_the_kept_answer_while_the_version_holds() {
@@ -176,7 +197,7 @@ mod tests {
         // A change since, or a store whose version cannot be read, ends it.
         assert!(answers.get(&req, at(V2)).is_none());
         assert!(answers.get(&req, at(V3)).is_none());
-        assert!(answers.get(&req, |_, _| false).is_none());
+        assert!(answers.get(&req, |_, _| None).is_none());
     }
 
     #[test]
@@ -188,11 +209,20 @@ mod tests {
         assert!(answers
             .get(&req, |version, reads| {
                 asked = Some((version, reads.to_vec()));
-                true
+                Some(V4)
             })
             .is_some());
         assert_eq!(asked, Some((V2, vec![7, 11])));
-        assert!(answers.get(&req, |_, _| false).is_none());
+        // Checked unchanged as of V4, it is checked from V4 next time.
+        let mut asked = None;
+        assert!(answers
+            .get(&req, |version, _| {
+                asked = Some(version);
+                Some(version)
+            })
+            .is_some());
+        assert_eq!(asked, Some(V4));
+        assert!(answers.get(&req, |_, _| None).is_none());
     }
 
     #[test]

@@ -148,13 +148,16 @@ impl Storage {
         Some(KvVersion { writes, others })
     }
 
-    /// Whether `keys` hold what they held at `version`: no other process has written KV since
-    /// (SQLite's data version cannot tell which keys), and none of this process's writes since
-    /// was to one of them. `false` where [`Storage::kv_version`] is `None`, and when more writes
-    /// came since than the last [`RECENT_WRITES`] this process remembers.
-    pub fn kv_unchanged(&self, version: KvVersion, keys: &[KeyHash]) -> bool {
-        self.kv_version().is_some_and(|now| now.others == version.others)
-            && self.kv_writes.untouched_since(version.writes, keys)
+    /// The version now, if `keys` still hold what they held at `version`: no other process has
+    /// written KV since (SQLite's data version cannot tell which keys), and none of this
+    /// process's writes since was to one of them. `None` otherwise, where
+    /// [`Storage::kv_version`] is `None`, and when more writes came since than the last
+    /// [`RECENT_WRITES`] this process remembers. What held at `version` holds at the version
+    /// returned, so a caller may check from there next time.
+    pub fn kv_unchanged(&self, version: KvVersion, keys: &[KeyHash]) -> Option<KvVersion> {
+        // Read first: the writes checked are then at least those the version returned counts.
+        let now = self.kv_version()?;
+        (now.others == version.others && self.kv_writes.untouched_since(version.writes, keys)).then_some(now)
     }
 
     /// Starts recording the KV keys read through this clone (a store's), for
@@ -468,19 +471,23 @@ mod tests {
         let storage = storage(dir.path());
         let read = [key_hash("token:a"), key_hash("user:a")];
         let version = storage.kv_version().unwrap();
-        assert!(storage.kv_unchanged(version, &read));
+        assert!(storage.kv_unchanged(version, &read).is_some());
         // The clones a store gets share the write log.
         let mut other_store = storage.clone();
         set(&mut other_store, "token:b");
         run(other_store.delete("token:c".to_owned())).unwrap().unwrap();
         assert_ne!(storage.kv_version(), Some(version));
-        assert!(storage.kv_unchanged(version, &read));
-        assert!(storage.kv_unchanged(version, &[]));
+        assert!(storage.kv_unchanged(version, &read).is_some());
+        assert!(storage.kv_unchanged(version, &[]).is_some());
+        // Unchanged as of now: checked from the version it gives, the same writes pass unseen.
+        let checked = storage.kv_unchanged(version, &read).unwrap();
+        assert_eq!(Some(checked), storage.kv_version());
         set(&mut other_store, "user:a");
-        assert!(!storage.kv_unchanged(version, &read));
-        assert!(storage.kv_unchanged(storage.kv_version().unwrap(), &read));
+        assert_eq!(storage.kv_unchanged(checked, &read), None);
+        assert_eq!(storage.kv_unchanged(version, &read), None);
+        assert!(storage.kv_unchanged(storage.kv_version().unwrap(), &read).is_some());
         run(other_store.delete("token:a".to_owned())).unwrap().unwrap();
-        assert!(!storage.kv_unchanged(version, &[key_hash("token:a")]));
+        assert_eq!(storage.kv_unchanged(version, &[key_hash("token:a")]), None);
     }
 
     #[test]
@@ -491,13 +498,13 @@ mod tests {
         for i in 0..RECENT_WRITES {
             storage.kv_writes.record(&format!("token:{i}"));
         }
-        assert!(storage.kv_unchanged(version, &[key_hash("token:a")]));
+        assert!(storage.kv_unchanged(version, &[key_hash("token:a")]).is_some());
         storage.kv_writes.record("token:b");
-        assert!(!storage.kv_unchanged(version, &[key_hash("token:a")]));
-        assert!(!storage.kv_unchanged(version, &[]));
+        assert_eq!(storage.kv_unchanged(version, &[key_hash("token:a")]), None);
+        assert_eq!(storage.kv_unchanged(version, &[]), None);
         let later = storage.kv_version().unwrap();
         storage.kv_writes.record("token:b");
-        assert!(storage.kv_unchanged(later, &[key_hash("token:a")]));
+        assert!(storage.kv_unchanged(later, &[key_hash("token:a")]).is_some());
     }
 
     #[test]
@@ -508,6 +515,6 @@ mod tests {
         let other = SqliteKv::open(&dir.path().join("kv.sqlite")).unwrap();
         block_on(Kv::set(&other, "token:z", b"v")).unwrap();
         std::thread::sleep(portcullis_native::SNAPSHOT_REUSE + Duration::from_millis(5));
-        assert!(!storage.kv_unchanged(version, &[key_hash("token:a")]));
+        assert_eq!(storage.kv_unchanged(version, &[key_hash("token:a")]), None);
     }
 }
