@@ -12,11 +12,16 @@ const SCOPES: (&str, &str) = ("PORTCULLIS_KNOWN_SCOPES", "read:all,write:files")
 
 /// Makes a user token for alice with the bootstrap token; returns (token, key).
 fn alice_token(server: &Server, bootstrap: &str) -> (String, String) {
+    alice_token_named(server, bootstrap, "laptop")
+}
+
+/// [`alice_token`] with another token name (one per token of a user).
+fn alice_token_named(server: &Server, bootstrap: &str, name: &str) -> (String, String) {
     let created = server.request(
         "POST",
         "/auth/api/v1/tokens",
         Some(bootstrap),
-        Some(&json!({"username": "alice", "token_type": "user", "token_name": "laptop", "scopes": ["read:all"], "email": "alice@example.com"})),
+        Some(&json!({"username": "alice", "token_type": "user", "token_name": name, "scopes": ["read:all"], "email": "alice@example.com"})),
     );
     assert_eq!(created.status, 201, "{:?}", created.json());
     let token = created.json()["token"].as_str().unwrap().to_owned();
@@ -116,15 +121,7 @@ fn repeated_auth_is_answered_again_until_kv_changes() {
 
     // So does another process's write to the KV file, within SQLite's snapshot window (1 ms):
     // here a second connection deletes the record behind the server's back.
-    let created = server.request(
-        "POST",
-        "/auth/api/v1/tokens",
-        Some(&bootstrap),
-        Some(&json!({"username": "alice", "token_type": "user", "token_name": "desktop", "scopes": ["read:all"]})),
-    );
-    assert_eq!(created.status, 201, "{:?}", created.json());
-    let token = created.json()["token"].as_str().unwrap().to_owned();
-    let key = token["pc-".len()..].split('.').next().unwrap().to_owned();
+    let (token, key) = alice_token_named(&server, &bootstrap, "desktop");
     assert_eq!((auth(&token).status, auth(&token).status), (200, 200));
     let other = portcullis_native::SqliteKv::open(&server.data_dir().join("kv.sqlite")).unwrap();
     futures::executor::block_on(portcullis::Kv::delete(&other, &format!("token:{key}"))).unwrap();
@@ -158,15 +155,7 @@ fn kept_auth_answers_outlive_writes_to_other_keys() {
         // The first check records the token's use (a write), so the second is the one kept.
         assert_eq!([auth(&token), auth(&token), auth(&token)], [200; 3]);
         assert!(last_check().contains(" reused"));
-        let created = server.request(
-            "POST",
-            "/auth/api/v1/tokens",
-            Some(&bootstrap),
-            Some(&json!({"username": "alice", "token_type": "user", "token_name": format!("phone {attempts}"), "scopes": ["read:all"]})),
-        );
-        assert_eq!(created.status, 201, "{:?}", created.json());
-        let other = created.json()["token"].as_str().unwrap().to_owned();
-        let other_key = other["pc-".len()..].split('.').next().unwrap().to_owned();
+        let (other, other_key) = alice_token_named(&server, &bootstrap, &format!("phone {attempts}"));
         assert_eq!(auth(&other), 200);
         let revoked =
             server.request("DELETE", &format!("/auth/api/v1/users/alice/tokens/{other_key}"), Some(&bootstrap), None);
