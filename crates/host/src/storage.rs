@@ -100,9 +100,6 @@ impl KvWrites {
     /// Whether no write counted after the first `since` had one of `keys`; `false` when the
     /// writes since are no longer all remembered.
     fn untouched_since(&self, since: u64, keys: &[KeyHash]) -> bool {
-        if self.count.load(Ordering::Acquire) == since {
-            return true;
-        }
         let recent = self.recent.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(&(oldest, _)) = recent.front() else {
             return false;
@@ -157,7 +154,9 @@ impl Storage {
     pub fn kv_unchanged(&self, version: KvVersion, keys: &[KeyHash]) -> Option<KvVersion> {
         // Read first: the writes checked are then at least those the version returned counts.
         let now = self.kv_version()?;
-        (now.others == version.others && self.kv_writes.untouched_since(version.writes, keys)).then_some(now)
+        let unchanged = now.others == version.others
+            && (now.writes == version.writes || self.kv_writes.untouched_since(version.writes, keys));
+        unchanged.then_some(now)
     }
 
     /// Starts recording the KV keys read through this clone (a store's), for
