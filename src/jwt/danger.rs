@@ -26,7 +26,7 @@ pub fn verify_signature_only(key: &VerifyingKey, token: &str, limits: &SizeLimit
     if !RustCrypto::check(key, parsed.signing_input(), parsed.signature()) {
         return Err(JwtError::BadSignature);
     }
-    Ok(SignatureOnly { payload: parsed.payload().to_vec(), header: parsed.header })
+    Ok(SignatureOnly { payload: parsed.payload().to_vec(), header: parsed.header.into_owned() })
 }
 
 /// [`verify_signature_only`] with the signature checked by `crypto`.
@@ -42,5 +42,5 @@ pub async fn verify_signature_only_with(
     if !crypto.verify_signature(key, parsed.signing_input(), parsed.signature()).await {
         return Err(JwtError::BadSignature);
     }
-    Ok(SignatureOnly { payload: parsed.payload().to_vec(), header: parsed.header })
+    Ok(SignatureOnly { payload: parsed.payload().to_vec(), header: parsed.header.into_owned() })
 }

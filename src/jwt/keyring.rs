@@ -1,6 +1,7 @@
 use serde_json::{json, Value};
 
-use crate::jwt::{JwtError, SigningKey, VerifyingKey};
+use super::token::KnownHeader;
+use crate::jwt::{JwtError, SigningKey, TokenHeader, VerifyingKey};
 
 /// Most keys one set holds: rotation needs two or three, a remote JWKS a handful.
 pub const MAX_KEYS: usize = 64;
@@ -20,6 +21,7 @@ pub struct JwtKeys {
 struct Entry {
     verifying: VerifyingKey,
     signing: Option<SigningKey>,
+    known_header: Option<KnownHeader>,
 }
 
 impl JwtKeys {
@@ -129,6 +131,11 @@ impl JwtKeys {
         kid.and_then(|kid| self.get(kid)).ok_or_else(|| JwtError::UnknownKey { kid: kid.map(str::to_owned) })
     }
 
+    /// The header [`KnownHeader`] of one of the keys, if `encoded` is its text.
+    pub(super) fn known_header(&self, encoded: &str) -> Option<&TokenHeader> {
+        self.entries.iter().find_map(|entry| entry.known_header.as_ref()?.matching(encoded))
+    }
+
     fn position(&self, kid: &str) -> Option<usize> {
         self.entries.iter().position(|entry| entry.verifying.kid() == kid)
     }
@@ -157,7 +164,8 @@ impl JwtKeys {
         if self.entries.len() >= MAX_KEYS {
             return Err(JwtError::InvalidKey { reason: "the key set is full" });
         }
-        self.entries.push(Entry { verifying, signing });
+        let known_header = KnownHeader::new(verifying.algorithm(), verifying.kid());
+        self.entries.push(Entry { verifying, signing, known_header });
         Ok(self.entries.len() - 1)
     }
 }

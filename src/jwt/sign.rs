@@ -57,6 +57,20 @@ mod tests {
     }
 
     #[test]
+    fn every_issued_header_is_its_keys_known_header() {
+        let claims = JwtClaims::new("iss", "alice", "aud", TokenType::Access, 1_000, 60, "j");
+        let rng = crate::jwt::key::tests::Counter(std::cell::Cell::new(3));
+        for alg in Algorithm::ALL.into_iter().filter(|alg| *alg != Algorithm::Rs256) {
+            let keys = JwtKeys::new(SigningKey::generate(alg, &rng).unwrap());
+            let token = keys.issue(&claims).unwrap();
+            let part = token.split('.').next().unwrap();
+            let known = keys.known_header(part).unwrap_or_else(|| panic!("{alg:?}: {part}"));
+            let parsed = super::super::token::ParsedToken::parse(&token, &SizeLimits::default()).unwrap();
+            assert_eq!(*known, *parsed.header, "{alg:?}");
+        }
+    }
+
+    #[test]
     fn refuses_tokens_it_could_not_verify() {
         let key = SigningKey::from_bytes(Algorithm::Hs256, &[7; 32]).unwrap();
         let claims = JwtClaims::new("iss", "alice", "aud", TokenType::Access, 1_000, 60, "j");

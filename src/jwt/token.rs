@@ -12,6 +12,7 @@ use serde_json::{Map, Value};
 
 use super::claims::{ClaimSet, RawClaims, UniqueMembers};
 use super::error::excerpt;
+use super::sign::HEADER_TYP;
 use crate::jwt::{Algorithm, JwtError};
 
 /// Longest `kid` accepted, in a token header or a JWK.
@@ -48,6 +49,60 @@ pub struct TokenHeader {
     pub other: Map<String, Value>,
 }
 
+impl TokenHeader {
+    /// The header rules: a supported `alg` (never `none`), no `crit` (this module implements no
+    /// extension), and a `kid`, if any, that is a plain identifier.
+    fn check(&self) -> Result<Algorithm, JwtError> {
+        let alg = Algorithm::from_name(&self.alg)
+            .ok_or_else(|| JwtError::UnsupportedAlgorithm { alg: excerpt(&self.alg) })?;
+        match self.other.get("crit") {
+            None => {}
+            Some(Value::Array(names)) => match names.first() {
+                Some(Value::String(name)) => return Err(JwtError::UnknownCriticalHeader { name: excerpt(name) }),
+                _ => return Err(JwtError::Malformed { part: "crit" }),
+            },
+            Some(_) => return Err(JwtError::Malformed { part: "crit" }),
+        }
+        if self.kid.as_deref().is_some_and(|kid| !valid_kid(kid)) {
+            return Err(JwtError::Malformed { part: "kid" });
+        }
+        Ok(alg)
+    }
+}
+
+/// The header [`issue`](crate::jwt::issue) writes for a key, `{"alg","kid","typ":"JWT"}`, as
+/// encoded text and as read: every token the key signs starts with it, and so do tokens from
+/// most other libraries given the same three members. A token whose header has exactly this
+/// text is read without decoding it again ([`ParsedToken::parse_known`]).
+#[derive(Debug, Clone)]
+pub(super) struct KnownHeader {
+    encoded: Box<str>,
+    header: TokenHeader,
+}
+
+impl KnownHeader {
+    /// `None` for a header that would not pass the header rules with this algorithm (a kid
+    /// that is not a plain identifier): such tokens take the usual path, and fail there.
+    pub(super) fn new(alg: Algorithm, kid: &str) -> Option<KnownHeader> {
+        #[derive(Serialize)]
+        struct Issued<'a> {
+            alg: &'a str,
+            kid: &'a str,
+            typ: &'a str,
+        }
+        let json = serde_json::to_vec(&Issued { alg: alg.name(), kid, typ: HEADER_TYP }).ok()?;
+        let encoded = URL_SAFE_NO_PAD.encode(json);
+        // Read as any token's header is, so the two cannot differ.
+        let header = plain_header(&encoded)?;
+        (header.check().ok()? == alg).then(|| KnownHeader { encoded: encoded.into(), header })
+    }
+
+    /// The header, if `encoded` is its text.
+    pub(super) fn matching(&self, encoded: &str) -> Option<&TokenHeader> {
+        (*self.encoded == *encoded).then_some(&self.header)
+    }
+}
+
 /// A token parsed but not verified: what [`inspect`] returns. Use it to show a token, never to
 /// decide anything; a decision needs a [`Validator`](crate::jwt::Validator).
 #[derive(Debug, Clone, PartialEq)]
@@ -71,7 +126,7 @@ impl UntrustedJwt {
 pub fn inspect(token: &str, limits: &SizeLimits) -> Result<UntrustedJwt, JwtError> {
     let parsed = ParsedToken::parse(token, limits)?;
     let claims = parsed.claims()?;
-    Ok(UntrustedJwt { header: parsed.header, claims: flatten_claims(claims) })
+    Ok(UntrustedJwt { header: parsed.header.into_owned(), claims: flatten_claims(claims) })
 }
 
 /// Whether `kid` is 1-128 characters of `[A-Za-z0-9._-]`: enough for thumbprints, UUIDs and
@@ -84,7 +139,8 @@ pub(crate) fn valid_kid(kid: &str) -> bool {
 
 /// A token split and decoded, header and claims still untrusted.
 pub(super) struct ParsedToken<'a> {
-    pub(super) header: TokenHeader,
+    /// Borrowed when the header was one the key set knows (see [`KnownHeader`]).
+    pub(super) header: Cow<'a, TokenHeader>,
     signing_input: Cow<'a, str>,
     /// The decoded payload and signature.
     payload: Vec<u8>,
@@ -94,6 +150,16 @@ pub(super) struct ParsedToken<'a> {
 impl<'a> ParsedToken<'a> {
     /// Size limits, exactly three parts, base64url, JSON header with unique members.
     pub(super) fn parse(token: &'a str, limits: &SizeLimits) -> Result<ParsedToken<'a>, JwtError> {
+        ParsedToken::parse_known(token, limits, |_| None)
+    }
+
+    /// [`ParsedToken::parse`], with the header taken from `known` when it has the header's exact
+    /// text: what decoding and reading that text would give, without doing either.
+    pub(super) fn parse_known(
+        token: &'a str,
+        limits: &SizeLimits,
+        known: impl FnOnce(&str) -> Option<&'a TokenHeader>,
+    ) -> Result<ParsedToken<'a>, JwtError> {
         check_size("token", token.len(), limits.token)?;
         let mut parts = token.split('.');
         let (Some(header_part), Some(payload_part), Some(signature_part), None) =
@@ -109,37 +175,27 @@ impl<'a> ParsedToken<'a> {
         // which then reads its JSON. Every decoding error comes before any JSON error, as there.
         let base64 = |_| JwtError::Malformed { part: "base64url encoding" };
         let (payload, signature) = (decode(payload_part).map_err(base64)?, decode(signature_part).map_err(base64)?);
-        let header = match plain_header(header_part) {
-            Some(header) => header,
-            None => full_header(header_part)?,
+        let header = match known(header_part) {
+            Some(header) => Cow::Borrowed(header),
+            None => Cow::Owned(match plain_header(header_part) {
+                Some(header) => header,
+                None => full_header(header_part)?,
+            }),
         };
         let signing_input = Cow::Borrowed(&token[..header_part.len() + 1 + payload_part.len()]);
         Ok(ParsedToken { header, signing_input, payload, signature })
     }
 
-    /// The header rules: a supported `alg` (never `none`), no `crit` (this module implements no
-    /// extension), and a `kid`, if any, that is a plain identifier.
+    /// The header rules ([`TokenHeader::check`]).
     pub(super) fn check_header(&self) -> Result<Algorithm, JwtError> {
-        let alg = Algorithm::from_name(&self.header.alg)
-            .ok_or_else(|| JwtError::UnsupportedAlgorithm { alg: excerpt(&self.header.alg) })?;
-        match self.header.other.get("crit") {
-            None => {}
-            Some(Value::Array(names)) => match names.first() {
-                Some(Value::String(name)) => return Err(JwtError::UnknownCriticalHeader { name: excerpt(name) }),
-                _ => return Err(JwtError::Malformed { part: "crit" }),
-            },
-            Some(_) => return Err(JwtError::Malformed { part: "crit" }),
-        }
-        if self.header.kid.as_deref().is_some_and(|kid| !valid_kid(kid)) {
-            return Err(JwtError::Malformed { part: "kid" });
-        }
-        Ok(alg)
+        self.header.check()
     }
 
-    /// The same token, owning its signing input.
+    /// The same token, owning its signing input and header.
     pub(super) fn into_owned(self) -> ParsedToken<'static> {
         let signing_input = Cow::Owned(self.signing_input.into_owned());
-        ParsedToken { header: self.header, signing_input, payload: self.payload, signature: self.signature }
+        let header = Cow::Owned(self.header.into_owned());
+        ParsedToken { header, signing_input, payload: self.payload, signature: self.signature }
     }
 
     /// `header.payload`, the bytes the signature covers.
@@ -252,6 +308,39 @@ mod tests {
 
     fn token(header: &str, claims: &str) -> String {
         format!("{}.{}.{}", b64(header), b64(claims), b64("sig"))
+    }
+
+    #[test]
+    fn a_known_header_is_what_reading_it_gives() {
+        let known = KnownHeader::new(Algorithm::Es256, "k-1.a_B").unwrap();
+        let text = r#"{"alg":"ES256","kid":"k-1.a_B","typ":"JWT"}"#;
+        let token = token(text, r#"{"sub":"a"}"#);
+        let read = ParsedToken::parse(&token, &SizeLimits::default()).unwrap();
+        let taken = ParsedToken::parse_known(&token, &SizeLimits::default(), |part| known.matching(part)).unwrap();
+        assert!(matches!(taken.header, Cow::Borrowed(_)));
+        assert_eq!(*taken.header, *read.header);
+        assert_eq!(
+            (taken.signing_input(), taken.payload(), taken.signature()),
+            (read.signing_input(), read.payload(), read.signature())
+        );
+        // Any other text is read as usual: other order, spacing, members.
+        for other in [
+            r#"{"kid":"k-1.a_B","alg":"ES256","typ":"JWT"}"#,
+            r#"{"alg":"ES256", "kid":"k-1.a_B","typ":"JWT"}"#,
+            r#"{"alg":"ES256","kid":"k-1.a_B"}"#,
+        ] {
+            let token = format!("{}.{}.{}", b64(other), b64("{}"), b64("sig"));
+            let parsed = ParsedToken::parse_known(&token, &SizeLimits::default(), |part| known.matching(part)).unwrap();
+            assert!(matches!(parsed.header, Cow::Owned(_)), "{other}");
+        }
+    }
+
+    #[test]
+    fn no_known_header_for_a_kid_the_header_rules_refuse() {
+        for kid in ["", "a b", "a/b", "\"a", &"k".repeat(MAX_KID_LEN + 1)] {
+            assert!(KnownHeader::new(Algorithm::Hs256, kid).is_none(), "{kid}");
+        }
+        assert!(KnownHeader::new(Algorithm::Hs256, &"k".repeat(MAX_KID_LEN)).is_some());
     }
 
     fn parse_err(token: &str) -> JwtError {

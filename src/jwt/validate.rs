@@ -288,8 +288,11 @@ impl<'k> Validator<'k> {
     }
 
     /// The rules before the signature: size, structure, header, key by kid, algorithm.
-    fn signed<'t>(&self, token: &'t str) -> Result<(ParsedToken<'t>, &'k VerifyingKey), JwtError> {
-        let parsed = ParsedToken::parse(token, &self.options.limits)?;
+    fn signed<'t>(&self, token: &'t str) -> Result<(ParsedToken<'t>, &'k VerifyingKey), JwtError>
+    where
+        'k: 't,
+    {
+        let parsed = ParsedToken::parse_known(token, &self.options.limits, |header| self.keys.known_header(header))?;
         parsed.check_header()?;
         let key = self.keys.select(parsed.header.kid.as_deref())?;
         check_algorithm(key, &parsed)?;
