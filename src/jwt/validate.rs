@@ -292,7 +292,7 @@ impl<'k> Validator<'k> {
     where
         'k: 't,
     {
-        let parsed = ParsedToken::parse_known(token, &self.options.limits, |header| self.keys.known_header(header))?;
+        let parsed = ParsedToken::parse_known(token, &self.options.limits, &|header| self.keys.known_header(header))?;
         parsed.check_header()?;
         let key = self.keys.select(parsed.header.kid.as_deref())?;
         check_algorithm(key, &parsed)?;

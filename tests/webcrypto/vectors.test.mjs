@@ -123,3 +123,27 @@ test('verified claims reach JavaScript as the token wrote them, by either path',
 function header(token) {
   return Buffer.from(token.split('.')[0], 'base64url').toString();
 }
+
+// Tokens cross into wasm by TextEncoder.encodeInto (crates/js `string_from_js`), not
+// wasm-bindgen's own copy: any JavaScript string arrives as its UTF-8 text, lone surrogates as
+// U+FFFD, and fails as that text would.
+test('any JavaScript string reaches the verifier as its UTF-8 text', async () => {
+  const jose = await import('jose');
+  const secret = new Uint8Array(32).fill(9), now = 1_800_000_000;
+  const ours = BenchVerifier.hmac('HS256', secret, 'https://iss.example', 'api', 'access');
+  const token = await new jose.SignJWT({ iss: 'https://iss.example', aud: 'api', sub: 'alice', jti: 'j', type: 'access' })
+    .setProtectedHeader({ alg: 'HS256', kid: ours.kid(), typ: 'JWT' }).setIssuedAt(now - 10).setExpirationTime(now + 60).sign(secret);
+  const kind = (fn) => { try { fn(); } catch (e) { return e; } return 'passed'; };
+  for (const [name, verify] of [['verify', (t) => ours.verify(t, now)], ['verifyCached', (t) => ours.verifyCached(t, now)]]) {
+    assert.equal(verify(token).sub, 'alice', name);
+    assert.equal(kind(() => verify(`${token}\u00e9`)), 'malformed', `${name}: non-ASCII`);
+    assert.equal(kind(() => verify(`${token.slice(0, -1)}\ud800`)), 'malformed', `${name}: lone surrogate`);
+    assert.equal(kind(() => verify('')), 'malformed', `${name}: empty`);
+    // 4,200 UTF-16 units, 8,400 bytes: over the 8 KiB limit, which counts bytes.
+    assert.equal(kind(() => verify('\u{1f511}'.repeat(2100))), 'oversize', `${name}: long`);
+  }
+  assert.equal(ours.check(token, now), true);
+  assert.equal(ours.check(`${token}\ud800`, now), false);
+  assert.equal((await ours.verifySubtle(token, now)).sub, 'alice');
+  assert.equal(await ours.verifySubtle(`\ud800${token}`, now).catch((e) => e), 'malformed');
+});

@@ -10,11 +10,11 @@ mod conformance;
 mod wasm {
     use std::rc::Rc;
 
-    use js_sys::Promise;
+    use js_sys::{JsString, Promise};
     use portcullis::jwt::{
         Algorithm, JwtKeys, PendingSignature, SigningKey, TokenType, ValidationOptions, Validator, VerifiedCache,
     };
-    use portcullis_js::{claims_json, claims_object, verify_promise, WebCrypto};
+    use portcullis_js::{claims_json, claims_object, string_from_js, verify_promise, WebCrypto};
     use wasm_bindgen::prelude::*;
 
     fn err(e: impl ToString) -> JsValue {
@@ -66,24 +66,27 @@ mod wasm {
         }
 
         /// The verified claims as a JS object (like jose's `payload`), or throws the error kind.
-        pub fn verify(&self, token: &str, now: f64) -> Result<JsValue, JsValue> {
-            let verified = self.state.validator().verify(token, now as i64).map_err(|e| err(e.kind()))?;
+        pub fn verify(&self, token: &JsString, now: f64) -> Result<JsValue, JsValue> {
+            let token = string_from_js(token);
+            let verified = self.state.validator().verify(&token, now as i64).map_err(|e| err(e.kind()))?;
             Ok(claims_object(verified.claims()))
         }
 
         /// The verified claims' JSON text, as `JSON.parse` would take them: the object `verify`
         /// returns must serialize to exactly this (tests/webcrypto/vectors.test.mjs).
         #[wasm_bindgen(js_name = verifyJson)]
-        pub fn verify_json(&self, token: &str, now: f64) -> Result<String, JsValue> {
-            let verified = self.state.validator().verify(token, now as i64).map_err(|e| err(e.kind()))?;
+        pub fn verify_json(&self, token: &JsString, now: f64) -> Result<String, JsValue> {
+            let token = string_from_js(token);
+            let verified = self.state.validator().verify(&token, now as i64).map_err(|e| err(e.kind()))?;
             Ok(claims_json(verified.claims()))
         }
 
         /// `verify` through a verified-token cache: a token seen before is a lookup.
         #[wasm_bindgen(js_name = verifyCached)]
-        pub fn verify_cached(&self, token: &str, now: f64) -> Result<JsValue, JsValue> {
+        pub fn verify_cached(&self, token: &JsString, now: f64) -> Result<JsValue, JsValue> {
             let validator = self.state.validator();
-            let verified = self.cache.verify(&validator, token, now as i64).map_err(|e| err(e.kind()))?;
+            let token = string_from_js(token);
+            let verified = self.cache.verify(&validator, &token, now as i64).map_err(|e| err(e.kind()))?;
             Ok(claims_object(verified.claims()))
         }
 
@@ -91,8 +94,8 @@ mod wasm {
         /// signature now, JavaScript awaits `crypto.subtle.verify`, the claim rules after it
         /// (crates/js `verify_promise`). Rejects with the error kind.
         #[wasm_bindgen(js_name = verifySubtle)]
-        pub fn verify_subtle(&self, token: &str, now: f64) -> Promise {
-            let pending = match self.state.validator().begin(token) {
+        pub fn verify_subtle(&self, token: &JsString, now: f64) -> Promise {
+            let pending = match self.state.validator().begin(&string_from_js(token)) {
                 Ok(pending) => pending,
                 Err(e) => return Promise::reject(&err(e.kind())),
             };
@@ -114,8 +117,8 @@ mod wasm {
         }
 
         /// Only whether the token verifies: no claims cross into JavaScript.
-        pub fn check(&self, token: &str, now: f64) -> bool {
-            self.state.validator().verify(token, now as i64).is_ok()
+        pub fn check(&self, token: &JsString, now: f64) -> bool {
+            self.state.validator().verify(&string_from_js(token), now as i64).is_ok()
         }
 
         /// How many signatures WebCrypto checked, and how many pure Rust did: `[subtle, rust]`.

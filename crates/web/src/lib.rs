@@ -9,11 +9,12 @@ mod fetch;
 
 use std::rc::Rc;
 
+use js_sys::JsString;
 use portcullis::jwt::{
     inspect as inspect_token, JwtError, JwtKeys, Outcome, RemoteJwks, SizeLimits, TokenType, ValidationOptions,
     ValidationReport, Validator, VerifiedCache, DEFAULT_LEEWAY,
 };
-use portcullis_js::{claims_object, WebCrypto};
+use portcullis_js::{claims_object, string_from_js, WebCrypto};
 use serde::Serialize;
 use serde_json::{json, Value};
 use wasm_bindgen::prelude::*;
@@ -119,24 +120,26 @@ impl Verifier {
     #[wasm_bindgen(unchecked_return_type = "Record<string, unknown>")]
     pub fn verify(
         &self,
-        token: &str,
+        token: &JsString,
         #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue,
     ) -> Result<JsValue, JsValue> {
         let (options, now) = options(options_value)?;
         let validator = Validator::new(&self.keys, options);
-        let verified = self.cache.verify(&validator, token, now_or_clock(now)).map_err(|e| js_error(&e))?;
+        let token = string_from_js(token);
+        let verified = self.cache.verify(&validator, &token, now_or_clock(now)).map_err(|e| js_error(&e))?;
         Ok(claims_object(verified.claims()))
     }
 
     /// Like `verify`, with ES256 and EdDSA signatures checked by the browser's WebCrypto
     /// (several times faster than in wasm); every other rule is the same Rust.
-    #[wasm_bindgen(js_name = verifyAsync, unchecked_return_type = "Promise<Record<string, unknown>>")]
+    #[wasm_bindgen(js_name = verifyAsync, unchecked_return_type = "Record<string, unknown>")]
     pub async fn verify_async(
         &self,
-        token: String,
+        token: JsString,
         #[wasm_bindgen(unchecked_param_type = "VerifyOptions")] options_value: JsValue,
     ) -> Result<JsValue, JsValue> {
         let (options, now) = options(options_value)?;
+        let token = string_from_js(&token);
         let crypto = crypto();
         let validator = Validator::new(&self.keys, options);
         let verified =
@@ -158,7 +161,7 @@ impl Verifier {
     }
 
     /// Like `report`, with the signature checked as `verifyAsync` checks it.
-    #[wasm_bindgen(js_name = reportAsync, unchecked_return_type = "Promise<Report>")]
+    #[wasm_bindgen(js_name = reportAsync, unchecked_return_type = "Report")]
     pub async fn report_async(
         &self,
         token: String,
@@ -192,7 +195,7 @@ impl RemoteVerifier {
 
     /// The verified claims, or a `PortcullisError` (`jwks_unavailable` when the keys cannot be
     /// had).
-    #[wasm_bindgen(unchecked_return_type = "Promise<Record<string, unknown>>")]
+    #[wasm_bindgen(unchecked_return_type = "Record<string, unknown>")]
     pub async fn verify(
         &self,
         token: String,
@@ -209,7 +212,7 @@ impl RemoteVerifier {
     }
 
     /// Like `Verifier.report`, with the issuer's current keys.
-    #[wasm_bindgen(unchecked_return_type = "Promise<Report>")]
+    #[wasm_bindgen(unchecked_return_type = "Report")]
     pub async fn report(
         &self,
         token: String,
