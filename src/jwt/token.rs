@@ -92,11 +92,17 @@ impl KnownHeader {
             URL_SAFE_NO_PAD.encode(format!(r#"{{"alg":"{}","kid":"{kid}","typ":"{HEADER_TYP}"}}"#, alg.name()));
         // Read as any token's header is, so the two cannot differ.
         let header = plain_header(&encoded)?;
-        (header.check().ok()? == alg).then(|| KnownHeader { encoded: encoded.into(), header })
+        let passes = header.check().ok() == Some(alg) && header.kid.as_deref() == Some(kid);
+        passes.then(|| KnownHeader { encoded: encoded.into(), header })
+    }
+
+    /// Whether `token`'s header is this one: the token starts with its text and a dot.
+    pub(super) fn starts(&self, token: &str) -> bool {
+        token.as_bytes().get(self.encoded.len()) == Some(&b'.') && token.starts_with(&*self.encoded)
     }
 
     /// The header, if `encoded` is its text.
-    pub(super) fn matching(&self, encoded: &str) -> Option<&TokenHeader> {
+    fn matching(&self, encoded: &str) -> Option<&TokenHeader> {
         (*self.encoded == *encoded).then_some(&self.header)
     }
 }
@@ -148,7 +154,7 @@ pub(super) struct ParsedToken<'a> {
 impl<'a> ParsedToken<'a> {
     /// Size limits, exactly three parts, base64url, JSON header with unique members.
     pub(super) fn parse(token: &'a str, limits: &SizeLimits) -> Result<ParsedToken<'a>, JwtError> {
-        ParsedToken::parse_known(token, limits, &|_| None)
+        ParsedToken::parse_known(token, limits, None)
     }
 
     /// [`ParsedToken::parse`], with the header taken from `known` when it has the header's exact
@@ -156,8 +162,7 @@ impl<'a> ParsedToken<'a> {
     pub(super) fn parse_known(
         token: &'a str,
         limits: &SizeLimits,
-        // Not generic: one copy of this function, not one per caller.
-        known: &dyn Fn(&str) -> Option<&'a TokenHeader>,
+        known: Option<&'a KnownHeader>,
     ) -> Result<ParsedToken<'a>, JwtError> {
         check_size("token", token.len(), limits.token)?;
         let mut parts = token.split('.');
@@ -174,7 +179,7 @@ impl<'a> ParsedToken<'a> {
         // which then reads its JSON. Every decoding error comes before any JSON error, as there.
         let base64 = |_| JwtError::Malformed { part: "base64url encoding" };
         let (payload, signature) = (decode(payload_part).map_err(base64)?, decode(signature_part).map_err(base64)?);
-        let header = match known(header_part) {
+        let header = match known.and_then(|known| known.matching(header_part)) {
             Some(header) => Cow::Borrowed(header),
             None => Cow::Owned(match plain_header(header_part) {
                 Some(header) => header,
@@ -315,8 +320,8 @@ mod tests {
         let text = r#"{"alg":"ES256","kid":"k-1.a_B","typ":"JWT"}"#;
         let token = token(text, r#"{"sub":"a"}"#);
         let read = ParsedToken::parse(&token, &SizeLimits::default()).unwrap();
-        let taken = ParsedToken::parse_known(&token, &SizeLimits::default(), &|part| known.matching(part)).unwrap();
-        assert!(matches!(taken.header, Cow::Borrowed(_)));
+        let taken = ParsedToken::parse_known(&token, &SizeLimits::default(), Some(&known)).unwrap();
+        assert!(known.starts(&token) && matches!(taken.header, Cow::Borrowed(_)));
         assert_eq!(*taken.header, *read.header);
         assert_eq!(
             (taken.signing_input(), taken.payload(), taken.signature()),
@@ -329,9 +334,8 @@ mod tests {
             r#"{"alg":"ES256","kid":"k-1.a_B"}"#,
         ] {
             let token = format!("{}.{}.{}", b64(other), b64("{}"), b64("sig"));
-            let parsed =
-                ParsedToken::parse_known(&token, &SizeLimits::default(), &|part| known.matching(part)).unwrap();
-            assert!(matches!(parsed.header, Cow::Owned(_)), "{other}");
+            let parsed = ParsedToken::parse_known(&token, &SizeLimits::default(), Some(&known)).unwrap();
+            assert!(!known.starts(&token) && matches!(parsed.header, Cow::Owned(_)), "{other}");
         }
     }
 

@@ -292,7 +292,12 @@ impl<'k> Validator<'k> {
     where
         'k: 't,
     {
-        let parsed = ParsedToken::parse_known(token, &self.options.limits, &|header| self.keys.known_header(header))?;
+        let known = self.keys.by_known_header(token);
+        let parsed = ParsedToken::parse_known(token, &self.options.limits, known.map(|(header, _)| header))?;
+        if let (Some((_, key)), Cow::Borrowed(_)) = (known, &parsed.header) {
+            // Its header rules, key and algorithm held for this header when the key was added.
+            return Ok((parsed, key));
+        }
         parsed.check_header()?;
         let key = self.keys.select(parsed.header.kid.as_deref())?;
         check_algorithm(key, &parsed)?;
