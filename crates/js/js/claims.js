@@ -1,15 +1,12 @@
 // The JavaScript half of crates/js/src/claims.rs: the verified claims as an object, from their
-// text members laid end to end in `text` (`lengths` in UTF-16 code units: iss, sub, jti, each
-// audience, then type). Members in name order, as the JSON path writes them.
-export function claims(text, lengths, exp, iat, nbf) {
-  let at = 0;
-  const next = (i) => text.slice(at, (at += lengths[i]));
-  const iss = next(0), sub = next(1), jti = next(2), aud = [];
-  const last = lengths.length - 1;
-  for (let i = 3; i < last; i++) aud.push(next(i));
-  const out = { aud, exp, iat, iss, jti };
+// text members laid end to end in `text`: iss, sub, jti, the one audience, then type, the
+// lengths of the first four given in UTF-16 code units. Members in name order, as the JSON path
+// writes them.
+export function claims(text, iss, sub, jti, aud, exp, iat, nbf) {
+  const subAt = iss, jtiAt = subAt + sub, audAt = jtiAt + jti, typeAt = audAt + aud;
+  const out = { aud: [text.slice(audAt, typeAt)], exp, iat, iss: text.slice(0, subAt), jti: text.slice(jtiAt, audAt) };
   if (nbf !== undefined) out.nbf = nbf;
-  out.sub = sub;
-  out.type = next(last);
+  out.sub = text.slice(subAt, jtiAt);
+  out.type = text.slice(typeAt);
   return out;
 }
