@@ -79,7 +79,7 @@ fn token_types_are_not_interchangeable() {
 #[test]
 fn unknown_or_missing_type_is_rejected() {
     use base64::Engine;
-    use hmac::{Hmac, Mac};
+    use hmac::{Hmac, KeyInit, Mac};
     run(async {
         let h = Harness::new().await;
         let m = manager(&h);
@@ -91,7 +91,7 @@ fn unknown_or_missing_type_is_rejected() {
             serde_json::json!({"iss": "portcullis", "aud": "portcullis", "sub": "alice", "jti": "x", "iat": NOW, "exp": NOW + 60}),
         ] {
             let signing_input = format!("{}.{}", b64(&header), b64(&claims));
-            let mut mac = <Hmac<sha2::Sha512> as Mac>::new_from_slice(&key.to_bytes()).unwrap();
+            let mut mac = <Hmac<sha2::Sha512> as KeyInit>::new_from_slice(&key.to_bytes()).unwrap();
             mac.update(signing_input.as_bytes());
             let sig = base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(mac.finalize().into_bytes());
             let token = format!("{signing_input}.{sig}");

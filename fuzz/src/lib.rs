@@ -2,7 +2,7 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use portcullis::jwt::{JwtKeys, SigningKey, TokenType, ValidationOptions, VerifyingKey};
 use serde_json::{Map, Value};
 

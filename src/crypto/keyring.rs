@@ -137,11 +137,11 @@ impl KeyRing {
     /// be able to recompute (child-token secrets) but storage must never hold.
     pub fn derive(&self, key_id: &str, purpose: &str, input: &[u8]) -> Option<[u8; 32]> {
         let key = self.key(key_id)?;
-        let mut subkey = <Hmac<Sha256> as Mac>::new_from_slice(&*key.key).expect("HMAC takes any key length");
+        let mut subkey = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&*key.key).expect("HMAC takes any key length");
         subkey.update(b"portcullis derive:");
         subkey.update(purpose.as_bytes());
         let subkey: Zeroizing<[u8; 32]> = Zeroizing::new(subkey.finalize().into_bytes().into());
-        let mut mac = <Hmac<Sha256> as Mac>::new_from_slice(&*subkey).expect("HMAC takes any key length");
+        let mut mac = <Hmac<Sha256> as hmac::KeyInit>::new_from_slice(&*subkey).expect("HMAC takes any key length");
         mac.update(input);
         Some(mac.finalize().into_bytes().into())
     }

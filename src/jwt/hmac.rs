@@ -1,11 +1,13 @@
 //! HS256 verification with the HMAC key schedule done once per key: the `hmac` crate's keyed
 //! state (SHA-256 after the `ipad` and `opad` blocks) is kept with the key and cloned per check,
 //! so a check hashes only the message and the inner digest (6 compressions for a typical token
-//! instead of 8). The state is as secret as the key: redacted in `Debug`, zeroized on drop.
+//! instead of 8). The state is as secret as the key: redacted in `Debug`, and zeroized on drop
+//! by its parts (the SHA-256 states and the block buffer, with the `zeroize` features of `sha2`
+//! and `hmac`).
 
 use std::fmt;
 
-use hmac::{Hmac, Mac};
+use hmac::{Hmac, KeyInit, Mac};
 use jwt_compact::alg::Hs256Key;
 use sha2::Sha256;
 
@@ -18,7 +20,7 @@ pub(super) struct Hs256Verifier {
 
 impl Hs256Verifier {
     pub(super) fn new(key: Hs256Key) -> Hs256Verifier {
-        let keyed = <Hmac<Sha256> as Mac>::new_from_slice(key.as_ref()).expect("HMAC takes any key length");
+        let keyed = <Hmac<Sha256> as KeyInit>::new_from_slice(key.as_ref()).expect("HMAC takes any key length");
         Hs256Verifier { key, keyed }
     }
 
@@ -31,15 +33,6 @@ impl Hs256Verifier {
         let mut mac = self.keyed.clone();
         mac.update(message);
         mac.verify_slice(tag).is_ok()
-    }
-}
-
-impl Drop for Hs256Verifier {
-    fn drop(&mut self) {
-        // SAFETY: `Hmac<Sha256>` is plain data (two SHA-256 states with their block counts and a
-        // block buffer: arrays and integers, no pointers or references), as `zeroize_flat_type`
-        // requires; nothing reads it after this, and dropping it frees nothing.
-        unsafe { zeroize::zeroize_flat_type(&mut self.keyed) }
     }
 }
 

@@ -22,7 +22,8 @@ pub(super) fn thumbprint(material: &Public) -> String {
         Public::Hs256(key) => oct_thumbprint(key.key().as_ref()),
         Public::Hs384(key) => oct_thumbprint(key.as_ref()),
         Public::Hs512(key) => oct_thumbprint(key.as_ref()),
-        public => public_jwk(public).expect("asymmetric keys have a public JWK").thumbprint::<Sha256>().into(),
+        // jwt-compact's `thumbprint`: the digest of its canonical text (`Display`).
+        public => Sha256::digest(public_jwk(public).expect("asymmetric keys have a public JWK").to_string()).into(),
     };
     URL_SAFE_NO_PAD.encode::<[u8; 32]>(digest)
 }
