@@ -49,8 +49,10 @@ echo "== OpenAPI document and schemathesis against portcullis serve, bounded (th
 bash scripts/schemathesis.sh
 
 echo "== JWT vectors through WebCrypto and through pure Rust, in Node and in Chromium (node --test)"
-# The bench binding (crates/bench) carries the vectors' runner; built for Node and for the web.
-cargo build --locked --release -p portcullis-bench --lib --target wasm32-unknown-unknown
+# The bench binding (crates/bench) carries the vectors' runner; built for Node and for the web,
+# with wasm SIMD as scripts/bench.sh builds it.
+CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUSTFLAGS="-C target-feature=+simd128" \
+  cargo build --locked --release -p portcullis-bench --lib --target wasm32-unknown-unknown
 bindgen=$(bash scripts/tools.sh)
 for target in nodejs web; do
   "$bindgen" --target "$target" --out-dir "target/webcrypto-test/$([[ $target == web ]] && echo web || echo node)-pkg" \
