@@ -30,8 +30,8 @@ const node = of('jwt-node');
 if (node.length) {
   p('## JWT validation in Node/V8: ours (wasm) vs jose `jwtVerify`', '',
     'Same token, same process; each figure is the median of 3 interleaved rounds. "ours" is the core\'s',
-    '`Validator` compiled to wasm (bench binding `crates/bench`, built at opt-level 3 where the Worker and the',
-    'browser package are built for size; options fixed at construction, claims returned as a JS object). "browser package" is `crates/web`\'s `Verifier.verify(token, options)`, built as scripts/web-build.sh builds',
+    '`Validator` compiled to wasm (bench binding `crates/bench`, built at opt-level 3 with wasm SIMD, where the Worker and the',
+    'browser package are built for size, the package without SIMD; options fixed at construction, claims returned as a JS object). "browser package" is `crates/web`\'s `Verifier.verify(token, options)`, built as scripts/web-build.sh builds',
     '`www/pkg` (opt-level z) into target/bench/web-pkg; it takes a JWKS only, so it cannot verify HS*.',
     'jose gets a CryptoKey imported once (WebCrypto). "WebCrypto" columns: the same, with the signature',
     'checked by `crypto.subtle.verify` (crates/js; `verifySubtle` of the binding, `verifyAsync` of the package),',
@@ -56,7 +56,7 @@ for (const [bench, where, how] of [
   const rs = of(bench);
   if (!rs.length) continue;
   p(`## JWT validation in ${where}: ours (wasm) vs jose \`jwtVerify\``, '',
-    `bench/${bench}.mjs: the bench binding (opt-level 3) built for the web (\`--target web\`) and jose 6 in the same ${where === 'workerd' ? 'isolate' : 'page'}, the`,
+    `bench/${bench}.mjs: the bench binding (opt-level 3, wasm SIMD) built for the web (\`--target web\`) and jose 6 in the same ${where === 'workerd' ? 'isolate' : 'page'}, the`,
     `cases of bench/jwt-kernel.mjs; ${how}. "WebCrypto": the signature through \`crypto.subtle.verify\`; "cached": through \`VerifiedCache\`;`,
     '"ceiling": the same signature check through `crypto.subtle.verify` alone, no JWT work.', '',
     '| alg | mode | jose ops/s | ours ops/s | ours / jose | ours WebCrypto ops/s | / jose | ours cached ops/s | / jose | ceiling ops/s | jose / ceiling | ours WebCrypto / ceiling | target |',
@@ -124,7 +124,7 @@ const SETUP_TEXT = {
   wrangler: ['under `wrangler dev --local` (workerd behind wrangler\'s local proxy)',
     'ours is the test build (`target/worker-bundle/test`) with local KV and D1, as tests/worker/harness.mjs starts it'],
   workerd: ['on Miniflare\'s workerd directly, each Worker in a workerd process of its own on a loopback port, no wrangler proxy in front',
-    'ours is the Worker bundle of the Sizes table (opt-level z, as `npm run start:worker` serves it) with local KV and D1 (bench/workerd-direct.mjs)'],
+    'ours is the Worker bundle of the Sizes table (opt-level z, wasm SIMD, as `npm run start:worker` serves it) with local KV and D1 (bench/workerd-direct.mjs)'],
 };
 const setupOf = (r) => r.setup ?? 'wrangler';
 const rounding = (r) => (r.rounds ? `${r.seconds / r.rounds} s per Worker in each of ${r.rounds} interleaved rounds, medians` : `${r.seconds} s per Worker`);
