@@ -1,7 +1,7 @@
 use serde_json::{json, Value};
 
 use super::token::KnownHeader;
-use crate::jwt::{JwtError, SigningKey, VerifyingKey};
+use crate::jwt::{JwtError, SigningKey, TokenHeader, VerifyingKey};
 
 /// Most keys one set holds: rotation needs two or three, a remote JWKS a handful.
 pub const MAX_KEYS: usize = 64;
@@ -131,12 +131,9 @@ impl JwtKeys {
         kid.and_then(|kid| self.get(kid)).ok_or_else(|| JwtError::UnknownKey { kid: kid.map(str::to_owned) })
     }
 
-    /// The key whose [`KnownHeader`] `token` starts with, and that header.
-    pub(super) fn by_known_header(&self, token: &str) -> Option<(&KnownHeader, &VerifyingKey)> {
-        self.entries.iter().find_map(|entry| {
-            let known = entry.known_header.as_ref().filter(|known| known.starts(token))?;
-            Some((known, &entry.verifying))
-        })
+    /// The key whose [`KnownHeader`] has the text `encoded`, and that header as read.
+    pub(super) fn by_known_header(&self, encoded: &str) -> Option<(&TokenHeader, &VerifyingKey)> {
+        self.entries.iter().find_map(|entry| Some((entry.known_header.as_ref()?.matching(encoded)?, &entry.verifying)))
     }
 
     fn position(&self, kid: &str) -> Option<usize> {

@@ -63,7 +63,8 @@ mod tests {
         for alg in Algorithm::ALL.into_iter().filter(|alg| *alg != Algorithm::Rs256) {
             let keys = JwtKeys::new(SigningKey::generate(alg, &rng).unwrap());
             let token = keys.issue(&claims).unwrap();
-            let (known, key) = keys.by_known_header(&token).unwrap_or_else(|| panic!("{alg:?}: {token}"));
+            let part = token.split('.').next().unwrap();
+            let (known, key) = keys.by_known_header(part).unwrap_or_else(|| panic!("{alg:?}: {token}"));
             assert_eq!(key.kid(), keys.current().unwrap().kid());
             let limits = SizeLimits::default();
             let taken = super::super::token::ParsedToken::parse_known(&token, &limits, Some(known)).unwrap();

@@ -19,10 +19,7 @@ extern "C" {
 /// The claims as the token's payload shows them, with `aud` always an array, members sorted by
 /// name (the order of a serde_json map).
 pub fn claims_object(claims: &JwtClaims) -> JsValue {
-    let [aud] = claims.aud.as_slice() else { return claims_from_json(claims) };
-    if !claims.extra.is_empty() {
-        return claims_from_json(claims);
-    }
+    let ([aud], true) = (claims.aud.as_slice(), claims.extra.is_empty()) else { return claims_from_json(claims) };
     let token_type = claims.token_type.as_str();
     let members = [&claims.iss, &claims.sub, &claims.jti, aud];
     let mut text = String::with_capacity(members.iter().map(|m| m.len()).sum::<usize>() + token_type.len());
